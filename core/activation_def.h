@@ -1,0 +1,148 @@
+#ifndef ACTSERVE_CORE_ACTIVATION_DEF_H_
+#define ACTSERVE_CORE_ACTIVATION_DEF_H_
+
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/activation_params.h"
+
+namespace actserve {
+
+// The record every activation file fills in. One registry of these drives the
+// evaluator, the catalog RPC and the parameterized tests.
+
+enum class ActivationKind {
+  kElementwise,  // y_i = f(x_i)
+  kAlongAxis,    // each slice along the axis is one vector (softmax)
+  kGrouped,      // groups of `pieces` along the axis reduce to one (maxout)
+};
+
+enum class ParamId { kAlpha, kBeta, kMin, kMax, kThreshold, kAxis, kPieces,
+                     kChannelAlpha };
+
+absl::string_view ParamName(ParamId id);
+bool IsIntegerParam(ParamId id);
+
+struct ParamDef {
+  ParamId id;
+  double default_value;
+  absl::string_view description;
+  // Domain: lower < value (or <=, if lower_inclusive) and value < upper (<=).
+  double lower = -std::numeric_limits<double>::max();
+  double upper = std::numeric_limits<double>::max();
+  bool lower_inclusive = true;
+  bool upper_inclusive = true;
+  absl::string_view domain;  // the same, for people: "> 0", "finite"
+  bool learnable = false;
+};
+
+// Kernels on contiguous float / double arrays. `out` may alias `x` or `g`.
+template <typename T>
+struct ElementwiseKernels {
+  void (*forward)(const T* x, T* y, size_t n, const KernelParams& p);
+  void (*derivative)(const T* x, T* dy, size_t n, const KernelParams& p);
+  // gx = g * f'(x)
+  void (*backward)(const T* x, const T* g, T* gx, size_t n,
+                   const KernelParams& p);
+  // sum over i of g_i * df(x_i)/dtheta for the learnable scalar parameter
+  // (prelu's alpha, swish's beta); null when there is none.
+  double (*param_grad)(const T* x, const T* g, size_t n,
+                       const KernelParams& p);
+};
+
+// Slices of an array viewed as [outer, axis_len, inner].
+struct SliceShape {
+  size_t outer;
+  size_t axis_len;
+  size_t inner;
+  size_t pieces;  // maxout group size; 1 otherwise
+};
+
+// Output layouts (elements):
+//  forward     softmax: like x.  maxout: [outer, axis_len / pieces, inner].
+//  derivative  softmax: [outer, inner, axis_len, axis_len] Jacobians
+//              (J[i][j] = dy_i / dx_j). maxout: 0/1 winner mask like x.
+//  backward    g is shaped like the forward output; gx like x.
+template <typename T>
+struct AxisKernels {
+  void (*forward)(const T* x, T* y, const SliceShape& s);
+  void (*derivative)(const T* x, T* d, const SliceShape& s);
+  void (*backward)(const T* x, const T* g, T* gx, const SliceShape& s);
+};
+
+// High-precision references the tests hold the kernels to.
+struct ElementwiseReference {
+  long double (*forward)(long double x, const KernelParams& p);
+  long double (*derivative)(long double x, const KernelParams& p);
+  // df/dtheta of the learnable parameter; null when there is none.
+  long double (*param_derivative)(long double x, const KernelParams& p);
+};
+
+// One contiguous slice of length k (inner = 1), same layouts as AxisKernels.
+struct AxisReference {
+  void (*forward)(const long double* x, long double* y, size_t k,
+                  size_t pieces);
+  void (*derivative)(const long double* x, long double* d, size_t k,
+                     size_t pieces);
+  void (*backward)(const long double* x, const long double* g,
+                   long double* gx, size_t k, size_t pieces);
+};
+
+// Measured worst error over the whole finite range, every mode.
+struct AccuracyBound {
+  double ulp_f32;
+  double ulp_f64;
+  // Within root_window of a listed root of f' an absolute error up to this is
+  // accepted instead (relative error is meaningless where f' crosses zero).
+  double abs_near_root = 0;
+  double root_window = 0;
+  std::vector<double> derivative_roots;  // at default parameters
+};
+
+// Hand-checked values at default parameters: signed zeros, infinities, NaN,
+// tails where the seed overflows or flushes to zero.
+struct SpecialValue {
+  double x;
+  double forward;
+  double derivative;
+};
+
+struct ActivationDef {
+  absl::string_view name;
+  ActivationKind kind;
+  std::vector<ParamDef> params;
+  absl::string_view formula;
+  absl::string_view derivative_formula;
+  absl::string_view description;
+  AccuracyBound accuracy;
+  // Checks across parameters (hardtanh: min < max); null when none.
+  absl::Status (*validate)(const KernelParams& p) = nullptr;
+
+  // kElementwise fills these:
+  ElementwiseKernels<float> f32{};
+  ElementwiseKernels<double> f64{};
+  ElementwiseReference reference{};
+  std::vector<SpecialValue> special_values;
+
+  // kAlongAxis and kGrouped fill these:
+  AxisKernels<float> axis_f32{};
+  AxisKernels<double> axis_f64{};
+  AxisReference axis_reference{};
+
+  // Non-default parameter sets the tests also sweep.
+  std::vector<ActivationParams> test_params;
+
+  const ParamDef* FindParam(ParamId id) const {
+    for (const ParamDef& p : params) {
+      if (p.id == id) return &p;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace actserve
+
+#endif  // ACTSERVE_CORE_ACTIVATION_DEF_H_

@@ -1,0 +1,35 @@
+#ifndef ACTSERVE_CORE_ACTIVATION_PARAMS_H_
+#define ACTSERVE_CORE_ACTIVATION_PARAMS_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace actserve {
+
+// Parameters as the user gave them; unset means the activation's default.
+// Setting a parameter the activation does not have is an error.
+struct ActivationParams {
+  std::optional<double> alpha;
+  std::optional<double> beta;
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<double> threshold;
+  std::optional<int64_t> axis;
+  std::optional<int64_t> pieces;
+  // prelu: one slope per channel; empty means the scalar alpha.
+  std::vector<double> channel_alpha;
+};
+
+// Parameters with defaults applied and domains checked: what kernels see.
+struct KernelParams {
+  double alpha = 0;
+  double beta = 0;
+  double min = 0;
+  double max = 0;
+  double threshold = 0;
+};
+
+}  // namespace actserve
+
+#endif  // ACTSERVE_CORE_ACTIVATION_PARAMS_H_

@@ -1,0 +1,56 @@
+#ifndef ACTSERVE_CORE_THREAD_POOL_H_
+#define ACTSERVE_CORE_THREAD_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/mutex.h"
+
+namespace actserve {
+
+// A fixed set of worker threads shared by every caller in the process, so
+// concurrent requests never oversubscribe the cores.
+class ThreadPool {
+ public:
+  // `threads` workers; 0 means one per hardware thread.
+  explicit ThreadPool(size_t threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // The process-wide pool. Its size is fixed by the first call after
+  // SetSharedThreadCount (default: hardware threads).
+  static ThreadPool& Shared();
+  // Must be called before the first Shared(); returns false if too late.
+  static bool SetSharedThreadCount(size_t threads);
+
+  size_t size() const { return workers_.size(); }
+  // Tasks waiting for a worker (for metrics).
+  size_t QueueDepth() const;
+
+  // Runs `task` on a worker; never blocks the caller.
+  void Schedule(std::function<void()> task);
+
+  // Calls fn(i) for i in [0, count), in parallel. The calling thread works
+  // too, and only waits for blocks already started by workers, so it is safe
+  // to call from a pool task (no deadlock when every worker is busy).
+  void ParallelFor(int64_t count, absl::FunctionRef<void(int64_t)> fn);
+
+ private:
+  void WorkerLoop();
+
+  mutable absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace actserve
+
+#endif  // ACTSERVE_CORE_THREAD_POOL_H_
