@@ -94,6 +94,18 @@ class Evaluation {
  private:
   Evaluation() = default;
 
+  template <typename T>
+  void RunElementwise(int64_t first, int64_t count, const void* x,
+                      const void* g, void* out,
+                      std::vector<ParameterGradient>* grads,
+                      ThreadPool& pool) const;
+  template <typename T>
+  void RunAxis(int64_t first, int64_t count, const void* x, const void* g,
+               void* out, ThreadPool& pool) const;
+  template <typename T>
+  void RunAxisKernel(const AxisKernels<T>& k, const SliceShape& s, const T* x,
+                     const T* g, T* out) const;
+
   const ActivationDef* def_ = nullptr;
   Mode mode_ = Mode::kForward;
   DType dtype_ = DType::kFloat32;

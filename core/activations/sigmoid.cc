@@ -1,0 +1,96 @@
+// sigmoid: y = 1 / (1 + e^-x), y' = y (1 - y).
+//
+// Both are written in terms of e = exp(-|x|) <= 1, so nothing overflows and
+// the tails keep full relative accuracy (the seed's 1/(exp(-x)+1) flushes
+// sigmoid'(x) to 0 long before the true value underflows). float32 lanes with
+// |x| > 85 (where e leaves the normal float range) are computed in float64.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/activations/sigmoid.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/kernels/elementwise-inl.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace {
+
+struct SigmoidOp {
+  template <class D, class V = hn::Vec<D>>
+  hn::Mask<D> NeedsWide(D d, V x, const VecParams<D>&) const {
+    return hn::Gt(hn::Abs(x), hn::Set(d, 85));
+  }
+  template <class D, class V = hn::Vec<D>>
+  V Forward(D d, V x, const VecParams<D>&) const {
+    const V e = hn::CallExp(d, hn::Neg(hn::Abs(x)));
+    const V s = hn::Div(hn::Set(d, 1), hn::Add(hn::Set(d, 1), e));
+    // x < 0: e / (1 + e).
+    return hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Mul(e, s), s);
+  }
+  template <class D, class V = hn::Vec<D>>
+  V Derivative(D d, V x, const VecParams<D>&) const {
+    const V e = hn::CallExp(d, hn::Neg(hn::Abs(x)));
+    const V one_plus_e = hn::Add(hn::Set(d, 1), e);
+    return hn::Div(e, hn::Mul(one_plus_e, one_plus_e));
+  }
+  ACTSERVE_BACKWARD_FROM_DERIVATIVE
+};
+
+ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SigmoidOp)
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cmath>
+
+#include "core/kernels/elementwise_export.h"
+#include "core/registry.h"
+
+namespace actserve {
+namespace {
+
+ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(nullptr, nullptr)
+
+long double RefForward(long double x, const KernelParams&) {
+  const long double e = std::exp(-std::fabs(x));
+  return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+long double RefDerivative(long double x, const KernelParams&) {
+  const long double e = std::exp(-std::fabs(x));
+  return e / ((1 + e) * (1 + e));
+}
+
+}  // namespace
+
+const ActivationDef& SigmoidActivation() {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  static const ActivationDef* const def = new ActivationDef{
+      .name = "sigmoid",
+      .kind = ActivationKind::kElementwise,
+      .formula = "1 / (1 + exp(-x))",
+      .derivative_formula = "sigmoid(x) * (1 - sigmoid(x))",
+      .description = "Logistic function; squashes to (0, 1).",
+      .accuracy = {.ulp_f32 = 4, .ulp_f64 = 4},
+      .f32 = ElementwiseKernelsF32(),
+      .f64 = ElementwiseKernelsF64(),
+      .reference = {&RefForward, &RefDerivative, nullptr},
+      .special_values = {{0.0, 0.5, 0.25},
+                         {-0.0, 0.5, 0.25},
+                         {kInf, 1, 0},
+                         {-kInf, 0, 0},
+                         {kNaN, kNaN, kNaN},
+                         {20, 0.99999999793884630, 2.0611536181902037e-9},
+                         {-100, 3.7200759760208360e-44, 3.7200759760208360e-44},
+                         {1000, 1, 0}},
+  };
+  return *def;
+}
+
+}  // namespace actserve
+#endif  // HWY_ONCE

@@ -1,0 +1,238 @@
+// Loops shared by the elementwise activations, compiled once per SIMD target
+// (include from a translation unit that uses hwy/foreach_target.h).
+//
+// An activation supplies an Op with generic member templates, instantiated
+// for float and double vectors:
+//   Vec<D> Forward(D d, Vec<D> x, const VecParams<D>& p) const;
+//   Vec<D> Derivative(D d, Vec<D> x, const VecParams<D>& p) const;
+//   Vec<D> Backward(D d, Vec<D> x, Vec<D> g, const VecParams<D>& p) const;
+//   Mask<D> NeedsWide(D d, Vec<D> x, const VecParams<D>& p) const;
+//     float32 lanes whose float32 formula would miss the accuracy bound
+//     (tails, subnormal results); only those lanes are recomputed in float64.
+// and, for a learnable scalar parameter theta,
+//   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  // df/dtheta
+//
+// Every element, including the tail of an array, goes through the same
+// vector code, so its bits never depend on where a block boundary falls.
+
+#if defined(ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_
+#undef ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_
+#else
+#define ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "core/activation_params.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// KernelParams broadcast to vectors of the lane type.
+template <class D>
+struct VecParams {
+  using T = hn::TFromD<D>;
+  VecParams(D d, const KernelParams& p)
+      : alpha(hn::Set(d, static_cast<T>(p.alpha))),
+        beta(hn::Set(d, static_cast<T>(p.beta))),
+        min(hn::Set(d, static_cast<T>(p.min))),
+        max(hn::Set(d, static_cast<T>(p.max))),
+        threshold(hn::Set(d, static_cast<T>(p.threshold))) {}
+  hn::Vec<D> alpha, beta, min, max, threshold;
+};
+
+enum class EvalKind { kForward, kDerivative, kBackward };
+
+// NaN in gives NaN out in every mode, whatever the Op's formula does with it
+// (Highway's Exp, for one, maps NaN to 0).
+template <EvalKind kKind, class Op, class D, class V = hn::Vec<D>>
+HWY_INLINE V EvalOp(const Op& op, D d, V x, V g, const VecParams<D>& p) {
+  V y;
+  if constexpr (kKind == EvalKind::kForward) {
+    y = op.Forward(d, x, p);
+  } else if constexpr (kKind == EvalKind::kDerivative) {
+    y = op.Derivative(d, x, p);
+  } else {
+    y = hn::IfThenElse(hn::IsNaN(g), g, op.Backward(d, x, g, p));
+  }
+  return hn::IfThenElse(hn::IsNaN(x), x, y);
+}
+
+// Recomputes one float32 vector in float64, half a vector at a time.
+template <EvalKind kKind, class Op, class D, class V = hn::Vec<D>>
+HWY_NOINLINE V EvalWide(const Op& op, D d, V x, V g,
+                        const KernelParams& params) {
+  hn::ScalableTag<double> dw;
+  hn::Rebind<float, decltype(dw)> dn;
+  const VecParams<decltype(dw)> pw(dw, params);
+  constexpr size_t kMax = HWY_MAX_BYTES / sizeof(float);
+  HWY_ALIGN float xs[kMax];
+  HWY_ALIGN float gs[kMax];
+  HWY_ALIGN float ys[kMax];
+  hn::Store(x, d, xs);
+  hn::Store(g, d, gs);
+  const size_t n = hn::Lanes(d);
+  for (size_t i = 0; i < n; i += hn::Lanes(dw)) {
+    const auto xw = hn::PromoteTo(dw, hn::LoadU(dn, xs + i));
+    const auto gw = hn::PromoteTo(dw, hn::LoadU(dn, gs + i));
+    hn::StoreU(hn::DemoteTo(dn, EvalOp<kKind>(op, dw, xw, gw, pw)), dn,
+               ys + i);
+  }
+  return hn::Load(d, ys);
+}
+
+template <EvalKind kKind, class Op, class D, class V = hn::Vec<D>>
+HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
+                         const KernelParams& params) {
+  V y = EvalOp<kKind>(op, d, x, g, p);
+  if constexpr (std::is_same_v<hn::TFromD<D>, float>) {
+    const auto wide = op.NeedsWide(d, x, p);
+    if (HWY_UNLIKELY(!hn::AllFalse(d, wide))) {
+      y = hn::IfThenElse(wide, EvalWide<kKind>(op, d, x, g, params), y);
+    }
+  }
+  return y;
+}
+
+// out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]). `out` may alias x or g.
+template <EvalKind kKind, class Op, typename T>
+void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
+                     const KernelParams& params) {
+  const Op op;
+  hn::ScalableTag<T> d;
+  const VecParams<decltype(d)> p(d, params);
+  const size_t lanes = hn::Lanes(d);
+  constexpr bool kNeedsG = kKind == EvalKind::kBackward;
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto xv = hn::LoadU(d, x + i);
+    const auto gv = kNeedsG ? hn::LoadU(d, g + i) : hn::Zero(d);
+    hn::StoreU(EvalChecked<kKind>(op, d, xv, gv, p, params), d, out + i);
+  }
+  if (i == n) return;
+  constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
+  HWY_ALIGN T xs[kMax] = {};
+  HWY_ALIGN T gs[kMax] = {};
+  const size_t rest = n - i;
+  std::memcpy(xs, x + i, rest * sizeof(T));
+  if (kNeedsG) std::memcpy(gs, g + i, rest * sizeof(T));
+  const auto y = EvalChecked<kKind>(op, d, hn::Load(d, xs), hn::Load(d, gs),
+                                    p, params);
+  hn::Store(y, d, xs);
+  std::memcpy(out + i, xs, rest * sizeof(T));
+}
+
+// Sum of g[i] * df(x[i])/dtheta, always in float64: these sums run over up to
+// 2^31 terms.
+template <class Op, typename T>
+double ParamGradLoop(const T* x, const T* g, size_t n,
+                     const KernelParams& params) {
+  const Op op;
+  hn::ScalableTag<double> dw;
+  hn::Rebind<T, decltype(dw)> dt;
+  const VecParams<decltype(dw)> pw(dw, params);
+  const size_t lanes = hn::Lanes(dw);
+  auto sum = hn::Zero(dw);
+  const auto accumulate = [&](hn::Vec<decltype(dt)> xv,
+                              hn::Vec<decltype(dt)> gv) {
+    if constexpr (std::is_same_v<T, double>) {
+      sum = hn::MulAdd(gv, op.ParamPartial(dw, xv, pw), sum);
+    } else {
+      const auto xw = hn::PromoteTo(dw, xv);
+      sum = hn::MulAdd(hn::PromoteTo(dw, gv), op.ParamPartial(dw, xw, pw),
+                       sum);
+    }
+  };
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    accumulate(hn::LoadU(dt, x + i), hn::LoadU(dt, g + i));
+  }
+  if (i < n) {
+    // Padding lanes have g = 0 and x = 0, where every partial is finite.
+    HWY_ALIGN T xs[HWY_MAX_BYTES / sizeof(double)] = {};
+    HWY_ALIGN T gs[HWY_MAX_BYTES / sizeof(double)] = {};
+    std::memcpy(xs, x + i, (n - i) * sizeof(T));
+    std::memcpy(gs, g + i, (n - i) * sizeof(T));
+    accumulate(hn::LoadU(dt, xs), hn::LoadU(dt, gs));
+  }
+  return hn::GetLane(hn::SumOfLanes(dw, sum));
+}
+
+// Defines ForwardF32 ... BackwardF64 in the current target namespace.
+#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(Op)                               \
+  template <typename T>                                                      \
+  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {          \
+    ElementwiseLoop<EvalKind::kForward, Op>(x, static_cast<const T*>(nullptr), \
+                                            y, n, p);                        \
+  }                                                                          \
+  template <typename T>                                                      \
+  void Derivative(const T* x, T* y, size_t n, const KernelParams& p) {       \
+    ElementwiseLoop<EvalKind::kDerivative, Op>(                              \
+        x, static_cast<const T*>(nullptr), y, n, p);                         \
+  }                                                                          \
+  template <typename T>                                                      \
+  void Backward(const T* x, const T* g, T* y, size_t n,                      \
+                const KernelParams& p) {                                     \
+    ElementwiseLoop<EvalKind::kBackward, Op>(x, g, y, n, p);                 \
+  }                                                                          \
+  void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
+    Forward(x, y, n, p);                                                     \
+  }                                                                          \
+  void ForwardF64(const double* x, double* y, size_t n,                      \
+                  const KernelParams& p) {                                   \
+    Forward(x, y, n, p);                                                     \
+  }                                                                          \
+  void DerivativeF32(const float* x, float* y, size_t n,                     \
+                     const KernelParams& p) {                                \
+    Derivative(x, y, n, p);                                                  \
+  }                                                                          \
+  void DerivativeF64(const double* x, double* y, size_t n,                   \
+                     const KernelParams& p) {                                \
+    Derivative(x, y, n, p);                                                  \
+  }                                                                          \
+  void BackwardF32(const float* x, const float* g, float* y, size_t n,       \
+                   const KernelParams& p) {                                  \
+    Backward(x, g, y, n, p);                                                 \
+  }                                                                          \
+  void BackwardF64(const double* x, const double* g, double* y, size_t n,    \
+                   const KernelParams& p) {                                  \
+    Backward(x, g, y, n, p);                                                 \
+  }
+
+// Defines ParamGradF32 / ParamGradF64 for an Op with ParamPartial.
+#define ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(Op)                              \
+  double ParamGradF32(const float* x, const float* g, size_t n,            \
+                      const KernelParams& p) {                             \
+    return ParamGradLoop<Op>(x, g, n, p);                                  \
+  }                                                                        \
+  double ParamGradF64(const double* x, const double* g, size_t n,          \
+                      const KernelParams& p) {                             \
+    return ParamGradLoop<Op>(x, g, n, p);                                  \
+  }
+
+// Backward as g * f'(x), for Ops whose gradient has no cheaper form.
+#define ACTSERVE_BACKWARD_FROM_DERIVATIVE                                    \
+  template <class D, class V = hn::Vec<D>>                                  \
+  V Backward(D d, V x, V g, const VecParams<D>& p) const {                  \
+    return hn::Mul(g, Derivative(d, x, p));                                 \
+  }
+
+// For Ops exact in float32 everywhere (piecewise linear).
+#define ACTSERVE_NEVER_WIDE                                                  \
+  template <class D, class V = hn::Vec<D>>                                  \
+  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const {                \
+    return hn::FirstN(d, 0);                                                 \
+  }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#endif  // ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_
