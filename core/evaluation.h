@@ -56,6 +56,8 @@ class Evaluation {
   const ActivationDef& activation() const { return *def_; }
   Mode mode() const { return mode_; }
   DType dtype() const { return dtype_; }
+  // Parameters with defaults applied (per-channel slopes aside).
+  const KernelParams& kernel_params() const { return kernel_params_; }
   const std::vector<int64_t>& input_shape() const { return input_shape_; }
   const std::vector<int64_t>& output_shape() const { return output_shape_; }
   // Shape grad_output must have in backward mode (the forward output's shape).
