@@ -20,8 +20,16 @@ enum class ActivationKind {
   kGrouped,      // groups of `pieces` along the axis reduce to one (maxout)
 };
 
-enum class ParamId { kAlpha, kBeta, kMin, kMax, kThreshold, kAxis, kPieces,
-                     kChannelAlpha };
+enum class ParamId {
+  kAlpha,
+  kBeta,
+  kMin,
+  kMax,
+  kThreshold,
+  kAxis,
+  kPieces,
+  kChannelAlpha
+};
 
 absl::string_view ParamName(ParamId id);
 bool IsIntegerParam(ParamId id);
@@ -49,8 +57,7 @@ struct ElementwiseKernels {
                    const KernelParams& p);
   // sum over i of g_i * df(x_i)/dtheta for the learnable scalar parameter
   // (prelu's alpha, swish's beta); null when there is none.
-  double (*param_grad)(const T* x, const T* g, size_t n,
-                       const KernelParams& p);
+  double (*param_grad)(const T* x, const T* g, size_t n, const KernelParams& p);
 };
 
 // Slices of an array viewed as [outer, axis_len, inner].
@@ -87,8 +94,8 @@ struct AxisReference {
                   size_t pieces);
   void (*derivative)(const long double* x, long double* d, size_t k,
                      size_t pieces);
-  void (*backward)(const long double* x, const long double* g,
-                   long double* gx, size_t k, size_t pieces);
+  void (*backward)(const long double* x, const long double* g, long double* gx,
+                   size_t k, size_t pieces);
 };
 
 // Measured worst error over the whole finite range, every mode.

@@ -41,8 +41,8 @@ uint16_t FloatToHalf(float f) {
   // Subnormal: 0.5f has an ulp of 2^-24, the binary16 subnormal step, so the
   // float addition rounds to nearest even for us.
   const float shifted = absl::bit_cast<float>(magnitude) + 0.5f;
-  return sign | static_cast<uint16_t>(absl::bit_cast<uint32_t>(shifted) -
-                                      0x3F000000u);
+  return sign |
+         static_cast<uint16_t>(absl::bit_cast<uint32_t>(shifted) - 0x3F000000u);
 }
 
 float BFloat16ToFloat(uint16_t b) {
@@ -96,8 +96,7 @@ void WidenToFloat32(DType dtype, const void* src, float* dst, size_t count) {
   }
 }
 
-void NarrowFromFloat32(DType dtype, const float* src, void* dst,
-                       size_t count) {
+void NarrowFromFloat32(DType dtype, const float* src, void* dst, size_t count) {
   auto* out = static_cast<uint16_t*>(dst);
   if (dtype == DType::kFloat16) {
     for (size_t i = 0; i < count; ++i) out[i] = FloatToHalf(src[i]);

@@ -19,7 +19,8 @@ absl::string_view DTypeName(DType dtype);
 void WidenToFloat32(DType dtype, const void* src, float* dst, size_t count);
 // Rounds float32 to the half type, to nearest even; NaN stays NaN.
 void NarrowFromFloat32(DType dtype, const float* src, void* dst, size_t count);
-// Writes doubles as `dtype` elements (parameter gradients are summed in double).
+// Writes doubles as `dtype` elements (parameter gradients are summed in
+// double).
 void EncodeFromDouble(DType dtype, absl::Span<const double> src, void* dst);
 
 }  // namespace actserve

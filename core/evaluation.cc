@@ -35,10 +35,10 @@ std::string ParamField(ParamId id) {
 std::string DescribeParams(const ActivationDef& def) {
   if (def.params.empty()) return "it has none";
   return absl::StrCat(
-      "it has: ", absl::StrJoin(def.params, ", ",
-                                [](std::string* out, const ParamDef& p) {
-                                  absl::StrAppend(out, ParamName(p.id));
-                                }));
+      "it has: ",
+      absl::StrJoin(def.params, ", ", [](std::string* out, const ParamDef& p) {
+        absl::StrAppend(out, ParamName(p.id));
+      }));
 }
 
 absl::Status CheckDomain(const ParamDef& param, double value) {
@@ -48,9 +48,9 @@ absl::Status CheckDomain(const ParamDef& param, double value) {
   const bool below_upper =
       param.upper_inclusive ? value <= param.upper : value < param.upper;
   if (!above_lower || !below_upper || std::isinf(value)) {
-    return FieldError(ParamField(param.id),
-                      absl::StrCat(value, " is outside its domain (",
-                                   param.domain, ")"));
+    return FieldError(
+        ParamField(param.id),
+        absl::StrCat(value, " is outside its domain (", param.domain, ")"));
   }
   return absl::OkStatus();
 }
@@ -112,8 +112,8 @@ absl::StatusOr<ResolvedParams> ResolveParams(const ActivationDef& def,
       }
       continue;
     }
-    const int64_t value = field.value->value_or(
-        static_cast<int64_t>(param->default_value));
+    const int64_t value =
+        field.value->value_or(static_cast<int64_t>(param->default_value));
     if (absl::Status s = CheckDomain(*param, static_cast<double>(value));
         !s.ok()) {
       return s;
@@ -201,10 +201,9 @@ absl::StatusOr<Evaluation> Evaluation::Create(const EvaluationRequest& request,
                                               const EvaluationLimits& limits) {
   const ActivationDef* def = FindActivation(request.activation);
   if (def == nullptr) {
-    return FieldError(
-        "activation.name",
-        absl::StrCat("unknown activation '", request.activation,
-                     "'; valid names: ", ActivationNames()));
+    return FieldError("activation.name",
+                      absl::StrCat("unknown activation '", request.activation,
+                                   "'; valid names: ", ActivationNames()));
   }
   absl::StatusOr<ResolvedParams> params = ResolveParams(*def, request.params);
   if (!params.ok()) return params.status();
@@ -233,11 +232,10 @@ absl::StatusOr<Evaluation> Evaluation::Create(const EvaluationRequest& request,
     if (!e.channel_alpha_.empty()) {
       const int64_t channels = static_cast<int64_t>(e.channel_alpha_.size());
       const ParamDef* axis_param = def->FindParam(ParamId::kAxis);
-      const int64_t requested =
-          request.params.axis.value_or(axis_param != nullptr
-                                           ? static_cast<int64_t>(
-                                                 axis_param->default_value)
-                                           : 1);
+      const int64_t requested = request.params.axis.value_or(
+          axis_param != nullptr
+              ? static_cast<int64_t>(axis_param->default_value)
+              : 1);
       if (shape.empty()) {
         return FieldError(ParamField(ParamId::kChannelAlpha),
                           "per-channel slopes need an input of rank >= 1");
@@ -299,12 +297,12 @@ absl::StatusOr<Evaluation> Evaluation::Create(const EvaluationRequest& request,
           static_cast<long double>(slices) * e.axis_len_ * e.axis_len_;
       if (jacobian_elements > limits.max_jacobian_elements) {
         return FieldError(
-            "mode", absl::StrCat("the derivative of ", def->name,
-                                 " is a Jacobian of ", slices, " x ",
-                                 e.axis_len_, " x ", e.axis_len_,
-                                 " elements, above the limit of ",
-                                 limits.max_jacobian_elements,
-                                 "; use backward mode for gradients"));
+            "mode",
+            absl::StrCat("the derivative of ", def->name, " is a Jacobian of ",
+                         slices, " x ", e.axis_len_, " x ", e.axis_len_,
+                         " elements, above the limit of ",
+                         limits.max_jacobian_elements,
+                         "; use backward mode for gradients"));
       }
       e.output_shape_ = std::move(jacobian);
       e.output_unit_ = e.inner_ * e.axis_len_ * e.axis_len_;
@@ -390,9 +388,9 @@ absl::Status Evaluation::Run(int64_t first_unit, int64_t count, const void* x,
                              std::vector<ParameterGradient>* param_grads,
                              ThreadPool& pool) const {
   if (first_unit < 0 || count < 0 || first_unit > units_ - count) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "units [", first_unit, ", ", first_unit + count,
-        ") are outside the tensor's ", units_, " units"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("units [", first_unit, ", ", first_unit + count,
+                     ") are outside the tensor's ", units_, " units"));
   }
   if (mode_ == Mode::kBackward && grad_output == nullptr && count > 0) {
     return FieldError("grad_output", "is required in backward mode");
@@ -435,8 +433,8 @@ absl::Status Evaluation::Run(int64_t first_unit, int64_t count, const void* x,
     case DType::kFloat16:
     case DType::kBFloat16:
       if (elementwise) {
-        RunElementwise<uint16_t>(first_unit, count, x, grad_output, out,
-                                 grads, pool);
+        RunElementwise<uint16_t>(first_unit, count, x, grad_output, out, grads,
+                                 pool);
       } else {
         RunAxis<uint16_t>(first_unit, count, x, grad_output, out, pool);
       }
@@ -466,12 +464,11 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
     const auto param_sum = [&](const KernelParams& p, int64_t lo, int64_t hi) {
       double sum = 0;
       if constexpr (std::is_same_v<T, uint16_t>) {
-        ForEachWidenedPiece(dtype_, x + (lo - first), g + (lo - first),
-                            hi - lo,
-                            [&](const float* xs, const float* gs, int64_t,
-                                int64_t m) {
-                              sum += k.param_grad(xs, gs, m, p);
-                            });
+        ForEachWidenedPiece(
+            dtype_, x + (lo - first), g + (lo - first), hi - lo,
+            [&](const float* xs, const float* gs, int64_t, int64_t m) {
+              sum += k.param_grad(xs, gs, m, p);
+            });
       } else {
         sum = k.param_grad(x + (lo - first), g + (lo - first), hi - lo, p);
       }
@@ -544,10 +541,9 @@ void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
   pool.ParallelFor(blocks, [&](int64_t b) {
     const int64_t lo = std::max(first, (first_block + b) * rows_per_block);
     const int64_t hi = std::min(end, (first_block + b + 1) * rows_per_block);
-    const SliceShape s{static_cast<size_t>(hi - lo),
-                       static_cast<size_t>(axis_len_),
-                       static_cast<size_t>(inner_),
-                       static_cast<size_t>(pieces_)};
+    const SliceShape s{
+        static_cast<size_t>(hi - lo), static_cast<size_t>(axis_len_),
+        static_cast<size_t>(inner_), static_cast<size_t>(pieces_)};
     const T* xb = x + (lo - first) * input_unit_;
     const T* gb = g != nullptr ? g + (lo - first) * grad_unit_ : nullptr;
     T* ob = out + (lo - first) * output_unit_;

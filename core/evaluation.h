@@ -36,9 +36,9 @@ struct EvaluationRequest {
 
 // Gradient of one learnable parameter, summed in double.
 struct ParameterGradient {
-  std::string name;             // "alpha" or "beta"
-  std::vector<int64_t> shape;   // [channels] or [] (scalar)
-  std::vector<double> values;   // product(shape) sums
+  std::string name;            // "alpha" or "beta"
+  std::vector<int64_t> shape;  // [channels] or [] (scalar)
+  std::vector<double> values;  // product(shape) sums
 };
 
 // A validated evaluation of one tensor. The input is processed in "units":
@@ -69,7 +69,7 @@ class Evaluation {
   int64_t units() const { return units_; }
   int64_t input_unit() const { return input_unit_; }    // x elements per unit
   int64_t output_unit() const { return output_unit_; }  // out elements per unit
-  int64_t grad_unit() const { return grad_unit_; }      // grad elements per unit
+  int64_t grad_unit() const { return grad_unit_; }  // grad elements per unit
 
   // Zeroed accumulators for the learnable parameters (empty when there are
   // none or the mode is not backward). Run adds into them.

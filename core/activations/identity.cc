@@ -1,9 +1,8 @@
 // identity: y = x. The transport baseline of the service.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/identity.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "core/kernels/elementwise-inl.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();

@@ -1,9 +1,8 @@
 // relu: y = max(x, 0); the x <= 0 branch holds at 0, so relu'(0) = 0.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/relu.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "core/kernels/elementwise-inl.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();

@@ -10,7 +10,8 @@
 //     float32 lanes whose float32 formula would miss the accuracy bound
 //     (tails, subnormal results); only those lanes are recomputed in float64.
 // and, for a learnable scalar parameter theta,
-//   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  // df/dtheta
+//   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  //
+//   df/dtheta
 //
 // Every element, including the tail of an array, goes through the same
 // vector code, so its bits never depend on where a block boundary falls.
@@ -82,8 +83,7 @@ HWY_NOINLINE V EvalWide(const Op& op, D d, V x, V g,
   for (size_t i = 0; i < n; i += hn::Lanes(dw)) {
     const auto xw = hn::PromoteTo(dw, hn::LoadU(dn, xs + i));
     const auto gw = hn::PromoteTo(dw, hn::LoadU(dn, gs + i));
-    hn::StoreU(hn::DemoteTo(dn, EvalOp<kKind>(op, dw, xw, gw, pw)), dn,
-               ys + i);
+    hn::StoreU(hn::DemoteTo(dn, EvalOp<kKind>(op, dw, xw, gw, pw)), dn, ys + i);
   }
   return hn::Load(d, ys);
 }
@@ -123,8 +123,8 @@ void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
   const size_t rest = n - i;
   std::memcpy(xs, x + i, rest * sizeof(T));
   if (kNeedsG) std::memcpy(gs, g + i, rest * sizeof(T));
-  const auto y = EvalChecked<kKind>(op, d, hn::Load(d, xs), hn::Load(d, gs),
-                                    p, params);
+  const auto y =
+      EvalChecked<kKind>(op, d, hn::Load(d, xs), hn::Load(d, gs), p, params);
   hn::Store(y, d, xs);
   std::memcpy(out + i, xs, rest * sizeof(T));
 }
@@ -146,8 +146,7 @@ double ParamGradLoop(const T* x, const T* g, size_t n,
       sum = hn::MulAdd(gv, op.ParamPartial(dw, xv, pw), sum);
     } else {
       const auto xw = hn::PromoteTo(dw, xv);
-      sum = hn::MulAdd(hn::PromoteTo(dw, gv), op.ParamPartial(dw, xw, pw),
-                       sum);
+      sum = hn::MulAdd(hn::PromoteTo(dw, gv), op.ParamPartial(dw, xw, pw), sum);
     }
   };
   size_t i = 0;
@@ -166,69 +165,69 @@ double ParamGradLoop(const T* x, const T* g, size_t n,
 }
 
 // Defines ForwardF32 ... BackwardF64 in the current target namespace.
-#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(Op)                               \
-  template <typename T>                                                      \
-  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {          \
+#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(Op)                                \
+  template <typename T>                                                        \
+  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {            \
     ElementwiseLoop<EvalKind::kForward, Op>(x, static_cast<const T*>(nullptr), \
-                                            y, n, p);                        \
-  }                                                                          \
-  template <typename T>                                                      \
-  void Derivative(const T* x, T* y, size_t n, const KernelParams& p) {       \
-    ElementwiseLoop<EvalKind::kDerivative, Op>(                              \
-        x, static_cast<const T*>(nullptr), y, n, p);                         \
-  }                                                                          \
-  template <typename T>                                                      \
-  void Backward(const T* x, const T* g, T* y, size_t n,                      \
-                const KernelParams& p) {                                     \
-    ElementwiseLoop<EvalKind::kBackward, Op>(x, g, y, n, p);                 \
-  }                                                                          \
+                                            y, n, p);                          \
+  }                                                                            \
+  template <typename T>                                                        \
+  void Derivative(const T* x, T* y, size_t n, const KernelParams& p) {         \
+    ElementwiseLoop<EvalKind::kDerivative, Op>(                                \
+        x, static_cast<const T*>(nullptr), y, n, p);                           \
+  }                                                                            \
+  template <typename T>                                                        \
+  void Backward(const T* x, const T* g, T* y, size_t n,                        \
+                const KernelParams& p) {                                       \
+    ElementwiseLoop<EvalKind::kBackward, Op>(x, g, y, n, p);                   \
+  }                                                                            \
   void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
-    Forward(x, y, n, p);                                                     \
-  }                                                                          \
-  void ForwardF64(const double* x, double* y, size_t n,                      \
-                  const KernelParams& p) {                                   \
-    Forward(x, y, n, p);                                                     \
-  }                                                                          \
-  void DerivativeF32(const float* x, float* y, size_t n,                     \
-                     const KernelParams& p) {                                \
-    Derivative(x, y, n, p);                                                  \
-  }                                                                          \
-  void DerivativeF64(const double* x, double* y, size_t n,                   \
-                     const KernelParams& p) {                                \
-    Derivative(x, y, n, p);                                                  \
-  }                                                                          \
-  void BackwardF32(const float* x, const float* g, float* y, size_t n,       \
-                   const KernelParams& p) {                                  \
-    Backward(x, g, y, n, p);                                                 \
-  }                                                                          \
-  void BackwardF64(const double* x, const double* g, double* y, size_t n,    \
-                   const KernelParams& p) {                                  \
-    Backward(x, g, y, n, p);                                                 \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void ForwardF64(const double* x, double* y, size_t n,                        \
+                  const KernelParams& p) {                                     \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void DerivativeF32(const float* x, float* y, size_t n,                       \
+                     const KernelParams& p) {                                  \
+    Derivative(x, y, n, p);                                                    \
+  }                                                                            \
+  void DerivativeF64(const double* x, double* y, size_t n,                     \
+                     const KernelParams& p) {                                  \
+    Derivative(x, y, n, p);                                                    \
+  }                                                                            \
+  void BackwardF32(const float* x, const float* g, float* y, size_t n,         \
+                   const KernelParams& p) {                                    \
+    Backward(x, g, y, n, p);                                                   \
+  }                                                                            \
+  void BackwardF64(const double* x, const double* g, double* y, size_t n,      \
+                   const KernelParams& p) {                                    \
+    Backward(x, g, y, n, p);                                                   \
   }
 
 // Defines ParamGradF32 / ParamGradF64 for an Op with ParamPartial.
-#define ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(Op)                              \
-  double ParamGradF32(const float* x, const float* g, size_t n,            \
-                      const KernelParams& p) {                             \
-    return ParamGradLoop<Op>(x, g, n, p);                                  \
-  }                                                                        \
-  double ParamGradF64(const double* x, const double* g, size_t n,          \
-                      const KernelParams& p) {                             \
-    return ParamGradLoop<Op>(x, g, n, p);                                  \
+#define ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(Op)                    \
+  double ParamGradF32(const float* x, const float* g, size_t n,   \
+                      const KernelParams& p) {                    \
+    return ParamGradLoop<Op>(x, g, n, p);                         \
+  }                                                               \
+  double ParamGradF64(const double* x, const double* g, size_t n, \
+                      const KernelParams& p) {                    \
+    return ParamGradLoop<Op>(x, g, n, p);                         \
   }
 
 // Backward as g * f'(x), for Ops whose gradient has no cheaper form.
-#define ACTSERVE_BACKWARD_FROM_DERIVATIVE                                    \
-  template <class D, class V = hn::Vec<D>>                                  \
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {                  \
-    return hn::Mul(g, Derivative(d, x, p));                                 \
+#define ACTSERVE_BACKWARD_FROM_DERIVATIVE                  \
+  template <class D, class V = hn::Vec<D>>                 \
+  V Backward(D d, V x, V g, const VecParams<D>& p) const { \
+    return hn::Mul(g, Derivative(d, x, p));                \
   }
 
 // For Ops exact in float32 everywhere (piecewise linear).
-#define ACTSERVE_NEVER_WIDE                                                  \
-  template <class D, class V = hn::Vec<D>>                                  \
-  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const {                \
-    return hn::FirstN(d, 0);                                                 \
+#define ACTSERVE_NEVER_WIDE                                  \
+  template <class D, class V = hn::Vec<D>>                   \
+  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const { \
+    return hn::FirstN(d, 0);                                 \
   }
 
 }  // namespace HWY_NAMESPACE

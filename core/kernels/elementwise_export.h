@@ -9,60 +9,59 @@
 #include "hwy/highway.h"
 
 // Defines ElementwiseKernelsF32() and ElementwiseKernelsF64().
-#define ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(param_grad_f32, param_grad_f64)   \
-  HWY_EXPORT(ForwardF32);                                                     \
-  HWY_EXPORT(ForwardF64);                                                     \
-  HWY_EXPORT(DerivativeF32);                                                  \
-  HWY_EXPORT(DerivativeF64);                                                  \
-  HWY_EXPORT(BackwardF32);                                                    \
-  HWY_EXPORT(BackwardF64);                                                    \
-  template <typename T>                                                       \
-  void DispatchForward(const T* x, T* y, size_t n, const KernelParams& p) {   \
-    if constexpr (sizeof(T) == 4) {                                           \
-      HWY_DYNAMIC_DISPATCH(ForwardF32)(x, y, n, p);                           \
-    } else {                                                                  \
-      HWY_DYNAMIC_DISPATCH(ForwardF64)(x, y, n, p);                           \
-    }                                                                         \
-  }                                                                           \
-  template <typename T>                                                       \
-  void DispatchDerivative(const T* x, T* y, size_t n,                         \
-                          const KernelParams& p) {                            \
-    if constexpr (sizeof(T) == 4) {                                           \
-      HWY_DYNAMIC_DISPATCH(DerivativeF32)(x, y, n, p);                        \
-    } else {                                                                  \
-      HWY_DYNAMIC_DISPATCH(DerivativeF64)(x, y, n, p);                        \
-    }                                                                         \
-  }                                                                           \
-  template <typename T>                                                       \
-  void DispatchBackward(const T* x, const T* g, T* y, size_t n,               \
-                        const KernelParams& p) {                              \
-    if constexpr (sizeof(T) == 4) {                                           \
-      HWY_DYNAMIC_DISPATCH(BackwardF32)(x, g, y, n, p);                       \
-    } else {                                                                  \
-      HWY_DYNAMIC_DISPATCH(BackwardF64)(x, g, y, n, p);                       \
-    }                                                                         \
-  }                                                                           \
-  ElementwiseKernels<float> ElementwiseKernelsF32() {                         \
-    return {&DispatchForward<float>, &DispatchDerivative<float>,              \
-            &DispatchBackward<float>, param_grad_f32};                        \
-  }                                                                           \
-  ElementwiseKernels<double> ElementwiseKernelsF64() {                        \
-    return {&DispatchForward<double>, &DispatchDerivative<double>,            \
-            &DispatchBackward<double>, param_grad_f64};                       \
+#define ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(param_grad_f32, param_grad_f64)    \
+  HWY_EXPORT(ForwardF32);                                                      \
+  HWY_EXPORT(ForwardF64);                                                      \
+  HWY_EXPORT(DerivativeF32);                                                   \
+  HWY_EXPORT(DerivativeF64);                                                   \
+  HWY_EXPORT(BackwardF32);                                                     \
+  HWY_EXPORT(BackwardF64);                                                     \
+  template <typename T>                                                        \
+  void DispatchForward(const T* x, T* y, size_t n, const KernelParams& p) {    \
+    if constexpr (sizeof(T) == 4) {                                            \
+      HWY_DYNAMIC_DISPATCH(ForwardF32)(x, y, n, p);                            \
+    } else {                                                                   \
+      HWY_DYNAMIC_DISPATCH(ForwardF64)(x, y, n, p);                            \
+    }                                                                          \
+  }                                                                            \
+  template <typename T>                                                        \
+  void DispatchDerivative(const T* x, T* y, size_t n, const KernelParams& p) { \
+    if constexpr (sizeof(T) == 4) {                                            \
+      HWY_DYNAMIC_DISPATCH(DerivativeF32)(x, y, n, p);                         \
+    } else {                                                                   \
+      HWY_DYNAMIC_DISPATCH(DerivativeF64)(x, y, n, p);                         \
+    }                                                                          \
+  }                                                                            \
+  template <typename T>                                                        \
+  void DispatchBackward(const T* x, const T* g, T* y, size_t n,                \
+                        const KernelParams& p) {                               \
+    if constexpr (sizeof(T) == 4) {                                            \
+      HWY_DYNAMIC_DISPATCH(BackwardF32)(x, g, y, n, p);                        \
+    } else {                                                                   \
+      HWY_DYNAMIC_DISPATCH(BackwardF64)(x, g, y, n, p);                        \
+    }                                                                          \
+  }                                                                            \
+  ElementwiseKernels<float> ElementwiseKernelsF32() {                          \
+    return {&DispatchForward<float>, &DispatchDerivative<float>,               \
+            &DispatchBackward<float>, param_grad_f32};                         \
+  }                                                                            \
+  ElementwiseKernels<double> ElementwiseKernelsF64() {                         \
+    return {&DispatchForward<double>, &DispatchDerivative<double>,             \
+            &DispatchBackward<double>, param_grad_f64};                        \
   }
 
 // For activations with a learnable scalar parameter: defines the dispatchers
 // DispatchParamGradF32 / F64 to pass to ACTSERVE_EXPORT_ELEMENTWISE_KERNELS.
-#define ACTSERVE_EXPORT_PARAM_GRAD_KERNELS()                                 \
-  HWY_EXPORT(ParamGradF32);                                                  \
-  HWY_EXPORT(ParamGradF64);                                                  \
-  double DispatchParamGradF32(const float* x, const float* g, size_t n,      \
-                              const KernelParams& p) {                       \
-    return HWY_DYNAMIC_DISPATCH(ParamGradF32)(x, g, n, p);                   \
-  }                                                                          \
-  double DispatchParamGradF64(const double* x, const double* g, size_t n,    \
-                              const KernelParams& p) {                       \
-    return HWY_DYNAMIC_DISPATCH(ParamGradF64)(x, g, n, p);                   \
+#define ACTSERVE_EXPORT_PARAM_GRAD_KERNELS()                              \
+  HWY_EXPORT(ParamGradF32);                                               \
+  HWY_EXPORT(ParamGradF64);                                               \
+  double DispatchParamGradF32(const float* x, const float* g, size_t n,   \
+                              const KernelParams& p) {                    \
+    return HWY_DYNAMIC_DISPATCH(ParamGradF32)(x, g, n, p);                \
+  }                                                                       \
+  double DispatchParamGradF64(const double* x, const double* g, size_t n, \
+                              const KernelParams& p) {                    \
+    return HWY_DYNAMIC_DISPATCH(ParamGradF64)(x, g, n, p);                \
   }
 
 #endif  // ACTSERVE_CORE_KERNELS_ELEMENTWISE_EXPORT_H_

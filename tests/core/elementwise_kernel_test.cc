@@ -56,8 +56,8 @@ std::vector<T> SweepInputs(uint32_t seed) {
   for (int i = 0; i < 6000; ++i) xs.push_back(static_cast<T>(middle(rng)));
   std::uniform_real_distribution<double> small(-2, 2);
   for (int i = 0; i < 3000; ++i) xs.push_back(static_cast<T>(small(rng)));
-  const double max_log = std::log(static_cast<double>(
-      std::numeric_limits<T>::max()));
+  const double max_log =
+      std::log(static_cast<double>(std::numeric_limits<T>::max()));
   const double min_log =
       std::log(static_cast<double>(std::numeric_limits<T>::denorm_min()));
   std::uniform_real_distribution<double> log_magnitude(min_log, max_log);
@@ -148,23 +148,23 @@ class ElementwiseKernelTest
                 std::fabs(got[m] - refs[m]) <= d.accuracy.abs_near_root;
             if (!root_ok) worst[m] = std::max(worst[m], err);
             if (err > tolerance && !root_ok) {
-              ADD_FAILURE() << d.name << " " << ModeName(Mode(m)) << " "
-                            << (sizeof(T) == 4 ? "f32" : "f64") << " x="
-                            << static_cast<double>(x) << " alpha=" << p.alpha
-                            << " beta=" << p.beta << " got=" << got[m]
-                            << " ref=" << static_cast<double>(refs[m])
-                            << " err=" << static_cast<double>(err) << " ulp";
+              ADD_FAILURE()
+                  << d.name << " " << ModeName(Mode(m)) << " "
+                  << (sizeof(T) == 4 ? "f32" : "f64")
+                  << " x=" << static_cast<double>(x) << " alpha=" << p.alpha
+                  << " beta=" << p.beta << " got=" << got[m]
+                  << " ref=" << static_cast<double>(refs[m])
+                  << " err=" << static_cast<double>(err) << " ulp";
               return;
             }
           }
         }
-        std::printf("[ measured ] %s %s %s: forward %.2f, derivative %.2f, "
-                    "backward %.2f ulp\n",
-                    std::string(d.name).c_str(), target,
-                    sizeof(T) == 4 ? "f32" : "f64",
-                    static_cast<double>(worst[0]),
-                    static_cast<double>(worst[1]),
-                    static_cast<double>(worst[2]));
+        std::printf(
+            "[ measured ] %s %s %s: forward %.2f, derivative %.2f, "
+            "backward %.2f ulp\n",
+            std::string(d.name).c_str(), target, sizeof(T) == 4 ? "f32" : "f64",
+            static_cast<double>(worst[0]), static_cast<double>(worst[1]),
+            static_cast<double>(worst[2]));
       }
     });
   }
@@ -211,8 +211,8 @@ class ElementwiseKernelTest
       std::vector<T> whole(xs.size()), whole_b(xs.size());
       k.forward(xs.data(), whole.data(), xs.size(), p);
       k.backward(xs.data(), gs.data(), whole_b.data(), xs.size(), p);
-      for (size_t n : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33,
-                       63, 64, 65, 1000}) {
+      for (size_t n : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63,
+                       64, 65, 1000}) {
         std::vector<T> part(n + 1, static_cast<T>(-123));
         k.forward(xs.data(), part.data(), n, p);
         EXPECT_EQ(0, std::memcmp(part.data(), whole.data(), n * sizeof(T)))
@@ -224,8 +224,8 @@ class ElementwiseKernelTest
             << "in place, n=" << n;
         std::vector<T> g_in_place(gs.begin(), gs.begin() + n);
         k.backward(xs.data(), g_in_place.data(), g_in_place.data(), n, p);
-        EXPECT_EQ(0, std::memcmp(g_in_place.data(), whole_b.data(),
-                                 n * sizeof(T)))
+        EXPECT_EQ(0,
+                  std::memcmp(g_in_place.data(), whole_b.data(), n * sizeof(T)))
             << "backward in place, n=" << n;
       }
     });
@@ -266,7 +266,8 @@ TEST_P(ElementwiseKernelTest, ReferenceDerivativeMatchesFiniteDifference) {
       if (std::fabs(right - left) > 1e-4L * scale) continue;  // a kink
       const long double central = (right + left) / 2;
       EXPECT_NEAR(static_cast<double>(d.reference.derivative(x, p)),
-                  static_cast<double>(central), 1e-7 * static_cast<double>(scale))
+                  static_cast<double>(central),
+                  1e-7 * static_cast<double>(scale))
           << d.name << " at x=" << static_cast<double>(x);
       ++checked;
     }
@@ -289,9 +290,9 @@ TEST_P(ElementwiseKernelTest, ParameterGradients) {
   ASSERT_NE(d.reference.param_derivative, nullptr);
   ASSERT_NE(d.f32.param_grad, nullptr);
   ASSERT_NE(d.f64.param_grad, nullptr);
-  double KernelParams::*field =
-      learnable->id == ParamId::kAlpha ? &KernelParams::alpha
-                                       : &KernelParams::beta;
+  double KernelParams::*field = learnable->id == ParamId::kAlpha
+                                    ? &KernelParams::alpha
+                                    : &KernelParams::beta;
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> dist(-8, 8);
   std::vector<double> xs(4099), gs(xs.size());
@@ -308,9 +309,9 @@ TEST_P(ElementwiseKernelTest, ParameterGradients) {
       const double h = 1e-5 * std::max(1.0, std::fabs(p.*field));
       up.*field += h;
       down.*field -= h;
-      const long double numeric = (d.reference.forward(xs[i], up) -
-                                   d.reference.forward(xs[i], down)) /
-                                  (2 * h);
+      const long double numeric =
+          (d.reference.forward(xs[i], up) - d.reference.forward(xs[i], down)) /
+          (2 * h);
       EXPECT_NEAR(static_cast<double>(analytic), static_cast<double>(numeric),
                   1e-6 * std::max(1.0, std::fabs(static_cast<double>(numeric))))
           << d.name << " at x=" << xs[i];
