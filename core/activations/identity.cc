@@ -1,8 +1,10 @@
 // identity: y = x. The transport baseline of the service.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/identity.cc"
-#include "core/kernels/elementwise-inl.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Everything else after foreach_target.h, which re-includes this file per
+// target.
+#include "core/kernels/elementwise-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();

@@ -1,8 +1,10 @@
 // relu: y = max(x, 0); the x <= 0 branch holds at 0, so relu'(0) = 0.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/relu.cc"
-#include "core/kernels/elementwise-inl.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Everything else after foreach_target.h, which re-includes this file per
+// target.
+#include "core/kernels/elementwise-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
