@@ -1,9 +1,10 @@
 // identity: y = x. The transport baseline of the service.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/identity.cc"
+// clang-format off: foreach_target.h re-includes this file once per target and
+// must come before everything else.
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-// Everything else after foreach_target.h, which re-includes this file per
-// target.
+// clang-format on
 #include "core/kernels/elementwise-inl.h"
 #include "hwy/highway.h"
 

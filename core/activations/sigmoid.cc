@@ -6,9 +6,12 @@
 // |x| > 85 (where e leaves the normal float range) are computed in float64.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/sigmoid.cc"
+// clang-format off: foreach_target.h re-includes this file once per target and
+// must come before everything else.
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// clang-format on
 #include "core/kernels/elementwise-inl.h"
 #include "hwy/contrib/math/math-inl.h"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
