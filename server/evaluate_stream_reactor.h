@@ -1,0 +1,103 @@
+#ifndef ACTSERVE_SERVER_EVALUATE_STREAM_REACTOR_H_
+#define ACTSERVE_SERVER_EVALUATE_STREAM_REACTOR_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "actserve/v1/actserve.pb.h"
+#include "core/evaluation.h"
+#include "server/call_log.h"
+#include "server/chunk_assembler.h"
+#include "server/output_chunker.h"
+#include "server/server_config.h"
+#include "server/stream_limiter.h"
+
+namespace actserve {
+
+// One EvaluateStream call: per tensor a StreamHeader, then StreamData pieces.
+// Whole units are computed on the shared pool as soon as they have arrived,
+// while the next message is being received and earlier results are on the
+// wire. The next message is read only when few results wait to be sent and
+// the buffered input has been taken for computing, so memory stays a few
+// chunks plus one request message however long the tensor is.
+//
+// Protocol errors end the call: malformed content (bad offsets, sizes, shapes)
+// with INVALID_ARGUMENT; messages out of order (data before a header, a header
+// while a tensor still lacks data, the stream ending mid-tensor) with
+// FAILED_PRECONDITION. Deletes itself when gRPC is done with the call.
+class EvaluateStreamReactor
+    : public grpc::ServerBidiReactor<v1::EvaluateStreamRequest,
+                                     v1::EvaluateStreamResponse> {
+ public:
+  EvaluateStreamReactor(grpc::CallbackServerContext* context,
+                        const ServerConfig& config,
+                        StreamLimiter::Permit permit);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kMaxPendingResponses = 2;
+
+  // The tensor being received.
+  struct Tensor {
+    Tensor(int32_t index, Evaluation evaluation, int64_t chunk_bytes);
+
+    const int32_t index;
+    const Evaluation evaluation;
+    const OutputChunker chunker;
+    ChunkAssembler assembler;
+    std::vector<ParameterGradient> param_grads;
+    absl::Duration compute_time;
+  };
+
+  // Handles request_ (a header or data) once no compute is running.
+  void ProcessMessage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartTensor(const v1::StreamHeader& header)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues StreamTensorDone and forgets the tensor.
+  void CompleteTensor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs on the pool.
+  void Compute(ChunkAssembler::Piece piece);
+  // Decides what to do next under the lock and does it outside the lock:
+  // gRPC operations are not started while holding mu_.
+  void Advance();
+
+  grpc::CallbackServerContext* const context_;
+  const ServerConfig& config_;
+  const StreamLimiter::Permit permit_;
+
+  absl::Mutex mu_;
+  // Target of the outstanding read; then, while message_waiting_, a message
+  // not yet handled because a compute still uses the tensor.
+  v1::EvaluateStreamRequest request_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Tensor> tensor_ ABSL_GUARDED_BY(mu_);
+  int32_t next_tensor_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // Computed and not yet sent; the front one is on the wire when writing_.
+  std::deque<std::unique_ptr<v1::EvaluateStreamResponse>> pending_
+      ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool message_waiting_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // While set, a pool task uses *tensor_ and the bytes it took.
+  bool computing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  CallLog log_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace actserve
+
+#endif  // ACTSERVE_SERVER_EVALUATE_STREAM_REACTOR_H_
