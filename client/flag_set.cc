@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace actserve::client {
 namespace {
@@ -169,12 +170,25 @@ std::string FlagSet::Usage() const {
     if (!flag.default_text.empty()) {
       absl::StrAppend(&right, " (default: ", flag.default_text, ")");
     }
-    // Help text starts in column 30, or on the next line after a long flag.
-    if (left.size() < 29) {
-      absl::StrAppendFormat(&out, "%-30s%s\n", left, right);
-    } else {
-      absl::StrAppendFormat(&out, "%s\n%30s%s\n", left, "", right);
+    // Help text starts in column 30 (the line after a long flag) and wraps
+    // to fit 80 columns.
+    absl::StrAppendFormat(&out, "%-30s", left);
+    if (left.size() >= 30) absl::StrAppendFormat(&out, "\n%30s", "");
+    size_t column = 30;
+    for (absl::string_view word :
+         absl::StrSplit(right, ' ', absl::SkipEmpty())) {
+      if (column > 30 && column + 1 + word.size() > 80) {
+        absl::StrAppendFormat(&out, "\n%30s", "");
+        column = 30;
+      }
+      if (column > 30) {
+        out += ' ';
+        ++column;
+      }
+      absl::StrAppend(&out, word);
+      column += word.size();
     }
+    out += '\n';
   }
   absl::StrAppend(&out, "  --help", std::string(22, ' '),
                   "Show this help and exit.\n");
