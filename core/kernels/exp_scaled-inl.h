@@ -1,0 +1,57 @@
+// exp(x) * 2^k with a single final rounding, for any finite or infinite x,
+// compiled once per SIMD target (include after hwy/foreach_target.h).
+//
+// Highway's Exp returns 0 below x = -104 (float) / -1000 (double) although
+// exp(x) is a nonzero subnormal down to about -103.97 / -745.13, and it rounds
+// twice when a caller multiplies its result by a power of two. Folding 2^k
+// into the exponent of the reconstruction keeps 4 exp(-2|x|) (tanh', sech^2)
+// and friends accurate to the last subnormal. Error: Highway's ExpPoly,
+// about 1 ULP, in the normal range; within one subnormal ULP below it.
+
+#if defined(ACTSERVE_CORE_KERNELS_EXP_SCALED_INL_H_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef ACTSERVE_CORE_KERNELS_EXP_SCALED_INL_H_
+#undef ACTSERVE_CORE_KERNELS_EXP_SCALED_INL_H_
+#else
+#define ACTSERVE_CORE_KERNELS_EXP_SCALED_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// exp(x) * 2^k for |k| <= 8. Returns 0 where the result underflows and inf
+// where it overflows; NaN lanes give an unspecified value.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ExpScaled(D d, V x, int32_t k) {
+  using T = hn::TFromD<D>;
+  constexpr bool kF32 = sizeof(T) == 4;
+  hn::impl::ExpImpl<T> impl;
+  // Beyond these the result is 0 or inf after rounding; clamping keeps the
+  // integer exponent q, and both halves LoadExpShortRange splits it into,
+  // inside the representable exponent range.
+  x = hn::Min(hn::Max(x, hn::Set(d, static_cast<T>(kF32 ? -120 : -1100))),
+              hn::Set(d, static_cast<T>(kF32 ? 100 : 720)));
+  const V half = hn::Set(d, static_cast<T>(0.5));
+  const V neg_zero = hn::Set(d, static_cast<T>(-0.0));
+  const V inv_ln2 = hn::Set(d, static_cast<T>(1.442695040888963407359924681));
+  // q = round(x / ln 2).
+  const auto q = impl.ToInt32(
+      d, hn::MulAdd(x, inv_ln2, hn::Or(half, hn::And(x, neg_zero))));
+  const V p = hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)),
+                      hn::Set(d, static_cast<T>(1)));
+  const hn::Rebind<int32_t, D> di32;
+  return impl.LoadExpShortRange(d, p, hn::Add(q, hn::Set(di32, k)));
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#endif  // ACTSERVE_CORE_KERNELS_EXP_SCALED_INL_H_
