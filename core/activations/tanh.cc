@@ -15,10 +15,11 @@
 // Everything is computed in the lane type; no float64 lanes are needed.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/tanh.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// The headers below are re-included once per target by foreach_target.h.
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/exp_scaled-inl.h"
 #include "hwy/contrib/math/math-inl.h"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
