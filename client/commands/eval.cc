@@ -50,13 +50,13 @@ std::string ParamGradPath(const std::string& path, const std::string& name,
 }
 
 absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
-  std::string shape = absl::StrJoin(result.output.shape(), ", ");
+  const std::string shape = absl::StrJoin(result.output.shape(), ", ");
   absl::StatusOr<NpyArray> output = NpyFromTensor(std::move(result.output));
   if (!output.ok()) return output.status();
   absl::Status status = WriteNpyFile(flags.out, *output);
   if (!status.ok()) return status;
   if (!flags.quiet) {
-    std::printf("%s: shape (%s), via %s, %lld us of compute\n",
+    std::printf("%s: shape [%s], via %s, %lld us of compute\n",
                 flags.out.c_str(), shape.c_str(),
                 result.streamed ? "EvaluateStream" : "Evaluate",
                 static_cast<long long>(result.compute_micros));
