@@ -209,7 +209,7 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
   // Legend, top left inside the frame, on white so lines do not cross it.
   const double legend_height = 8 + 18 * spec.series.size();
   absl::StrAppendFormat(&svg,
-                        "  <rect x=\"%.0f\" y=\"%.0f\" width=\"150\" "
+                        "  <rect x=\"%.0f\" y=\"%.0f\" width=\"120\" "
                         "height=\"%.0f\" fill=\"white\" fill-opacity=\"0.9\" "
                         "stroke=\"#ccc\"/>\n",
                         kLeft + 8, kTop + 8, legend_height);
