@@ -92,4 +92,17 @@ absl::StatusOr<v1::Mode> ParseMode(absl::string_view text) {
       "--mode=", text, ": expected forward, derivative or backward"));
 }
 
+absl::StatusOr<EvaluationRequest> ParseRequestFlags(
+    absl::string_view name, const std::vector<std::string>& params,
+    absl::string_view mode) {
+  EvaluationRequest request;
+  absl::StatusOr<v1::ActivationSpec> spec = ParseActivationSpec(name, params);
+  if (!spec.ok()) return spec.status();
+  request.activation = *std::move(spec);
+  absl::StatusOr<v1::Mode> parsed_mode = ParseMode(mode);
+  if (!parsed_mode.ok()) return parsed_mode.status();
+  request.mode = *parsed_mode;
+  return request;
+}
+
 }  // namespace actserve::client

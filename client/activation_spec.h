@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "actserve/v1/actserve.pb.h"
+#include "client/evaluate_call.h"
 
 namespace actserve::client {
 
@@ -19,6 +20,12 @@ absl::StatusOr<v1::ActivationSpec> ParseActivationSpec(
 
 // "forward", "derivative" or "backward".
 absl::StatusOr<v1::Mode> ParseMode(absl::string_view text);
+
+// A request with its activation and mode from --fn, --param and --mode;
+// its tensors are the caller's to fill in.
+absl::StatusOr<EvaluationRequest> ParseRequestFlags(
+    absl::string_view name, const std::vector<std::string>& params,
+    absl::string_view mode);
 
 }  // namespace actserve::client
 

@@ -36,16 +36,52 @@ class ProgressCounter {
   TransferProgress* progress_;
 };
 
-// Adds a chunk and tells `counter` about the bytes and, when the chunk
-// carries the header, the output size.
-absl::Status AddChunk(const v1::OutputChunk& chunk, ChunkAssembler& output,
-                      ProgressCounter& counter) {
-  absl::Status status = output.Add(chunk);
-  if (!status.ok()) return status;
-  if (chunk.has_header()) counter.Expect(output.expected_bytes());
-  counter.Moved(chunk.data().size());
-  return absl::OkStatus();
-}
+// Gathers what either RPC sends back for the one tensor of a request.
+class ResultCollector {
+ public:
+  ResultCollector(ProgressCounter& counter, bool streamed) : counter_(counter) {
+    result_.streamed = streamed;
+  }
+
+  // Fails on a chunk that breaks the protocol; the call should then stop.
+  absl::Status AddChunk(const v1::OutputChunk& chunk) {
+    if (chunk.input_index() != 0) {
+      return absl::InternalError(
+          "the server answered for a tensor that was not sent");
+    }
+    absl::Status status = output_.Add(chunk);
+    if (!status.ok()) return status;
+    if (chunk.has_header()) counter_.Expect(output_.expected_bytes());
+    counter_.Moved(chunk.data().size());
+    return absl::OkStatus();
+  }
+
+  void AddGradients(
+      google::protobuf::RepeatedPtrField<v1::ParameterGradient>* gradients) {
+    for (v1::ParameterGradient& gradient : *gradients) {
+      result_.parameter_gradients.push_back(std::move(gradient));
+    }
+  }
+
+  void SetComputeMicros(int64_t micros) { result_.compute_micros = micros; }
+
+  // The result, or the first thing that went wrong: a protocol error seen
+  // here (which cancelled the call), the call's status, a missing output.
+  absl::StatusOr<EvaluationResult> Finish(const absl::Status& protocol_error,
+                                          const absl::Status& call_status) {
+    if (!protocol_error.ok()) return protocol_error;
+    if (!call_status.ok()) return call_status;
+    absl::Status status = output_.Finish();
+    if (!status.ok()) return status;
+    result_.output = std::move(output_.tensor());
+    return std::move(result_);
+  }
+
+ private:
+  ProgressCounter& counter_;
+  ChunkAssembler output_;
+  EvaluationResult result_;
+};
 
 absl::StatusOr<EvaluationResult> EvaluateUnary(
     v1::ActivationService::StubInterface& stub,
@@ -64,8 +100,7 @@ absl::StatusOr<EvaluationResult> EvaluateUnary(
   std::unique_ptr<grpc::ClientReaderInterface<v1::EvaluateResponse>> reader =
       stub.Evaluate(&context, message);
 
-  EvaluationResult result;
-  ChunkAssembler output;
+  ResultCollector collector(counter, /*streamed=*/false);
   absl::Status protocol_error;
   bool request_counted = false;
   v1::EvaluateResponse response;
@@ -77,34 +112,21 @@ absl::StatusOr<EvaluationResult> EvaluateUnary(
     }
     switch (response.payload_case()) {
       case v1::EvaluateResponse::kChunk:
-        if (response.chunk().input_index() != 0) {
-          protocol_error = absl::InternalError(
-              "the server answered for an input that was not sent");
-        } else {
-          protocol_error = AddChunk(response.chunk(), output, counter);
-        }
+        protocol_error = collector.AddChunk(response.chunk());
         break;
       case v1::EvaluateResponse::kParameterGradients:
-        for (v1::ParameterGradient& gradient :
-             *response.mutable_parameter_gradients()->mutable_gradients()) {
-          result.parameter_gradients.push_back(std::move(gradient));
-        }
+        collector.AddGradients(
+            response.mutable_parameter_gradients()->mutable_gradients());
         break;
       case v1::EvaluateResponse::kSummary:
-        result.compute_micros = response.summary().compute_micros();
+        collector.SetComputeMicros(response.summary().compute_micros());
         break;
       default:
         break;  // A payload newer than this client: nothing to do with it.
     }
   }
   if (!protocol_error.ok()) context.TryCancel();
-  absl::Status status = FromGrpcStatus(reader->Finish());
-  if (!protocol_error.ok()) return protocol_error;
-  if (!status.ok()) return status;
-  status = output.Finish();
-  if (!status.ok()) return status;
-  result.output = std::move(output.tensor());
-  return result;
+  return collector.Finish(protocol_error, FromGrpcStatus(reader->Finish()));
 }
 
 // Sends the header, then x (and grad_output, split at the same fraction so
@@ -174,27 +196,18 @@ absl::StatusOr<EvaluationResult> EvaluateStreaming(
   // overlap, or both sides would wait on full flow-control windows.
   std::thread writer([&] { WriteStream(*stream, request, options, counter); });
 
-  EvaluationResult result;
-  result.streamed = true;
-  ChunkAssembler output;
+  ResultCollector collector(counter, /*streamed=*/true);
   absl::Status protocol_error;
   v1::EvaluateStreamResponse response;
   while (protocol_error.ok() && stream->Read(&response)) {
     switch (response.payload_case()) {
       case v1::EvaluateStreamResponse::kChunk:
-        if (response.chunk().input_index() != 0) {
-          protocol_error = absl::InternalError(
-              "the server answered for a tensor that was not sent");
-        } else {
-          protocol_error = AddChunk(response.chunk(), output, counter);
-        }
+        protocol_error = collector.AddChunk(response.chunk());
         break;
       case v1::EvaluateStreamResponse::kDone:
-        result.compute_micros = response.done().compute_micros();
-        for (v1::ParameterGradient& gradient :
-             *response.mutable_done()->mutable_parameter_gradients()) {
-          result.parameter_gradients.push_back(std::move(gradient));
-        }
+        collector.SetComputeMicros(response.done().compute_micros());
+        collector.AddGradients(
+            response.mutable_done()->mutable_parameter_gradients());
         break;
       default:
         break;  // A payload newer than this client: nothing to do with it.
@@ -203,13 +216,7 @@ absl::StatusOr<EvaluationResult> EvaluateStreaming(
   // Cancelling unblocks a writer stuck on a call that will not finish well.
   if (!protocol_error.ok()) context.TryCancel();
   writer.join();
-  absl::Status status = FromGrpcStatus(stream->Finish());
-  if (!protocol_error.ok()) return protocol_error;
-  if (!status.ok()) return status;
-  status = output.Finish();
-  if (!status.ok()) return status;
-  result.output = std::move(output.tensor());
-  return result;
+  return collector.Finish(protocol_error, FromGrpcStatus(stream->Finish()));
 }
 
 }  // namespace

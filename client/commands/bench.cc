@@ -98,32 +98,28 @@ absl::StatusOr<v1::Tensor> RandomTensor(const std::vector<int64_t>& shape,
 absl::StatusOr<EvaluationRequest> MakeRequest(const BenchFlags& flags,
                                               v1::ActivationService::Stub& stub,
                                               const TransferOptions& transfer) {
-  EvaluationRequest request;
-  absl::StatusOr<v1::ActivationSpec> spec =
-      ParseActivationSpec(flags.fn, flags.params);
-  if (!spec.ok()) return spec.status();
-  request.activation = *std::move(spec);
-  absl::StatusOr<v1::Mode> mode = ParseMode(flags.mode);
-  if (!mode.ok()) return mode.status();
+  absl::StatusOr<EvaluationRequest> request =
+      ParseRequestFlags(flags.fn, flags.params, flags.mode);
+  if (!request.ok()) return request.status();
   absl::StatusOr<std::vector<int64_t>> shape = ParseShape(flags.shape);
   if (!shape.ok()) return shape.status();
   absl::StatusOr<v1::Tensor> input = RandomTensor(*shape, flags.dtype, 1);
   if (!input.ok()) return input.status();
-  request.input = *std::move(input);
-  if (*mode == v1::MODE_BACKWARD) {
+  request->input = *std::move(input);
+  if (request->mode == v1::MODE_BACKWARD) {
     // grad_output has the forward output's shape, which only the server
     // knows for every activation (maxout shrinks the axis): ask it once.
-    request.mode = v1::MODE_FORWARD;
+    EvaluationRequest forward_request = *request;
+    forward_request.mode = v1::MODE_FORWARD;
     absl::StatusOr<EvaluationResult> forward =
-        Evaluate(stub, request, transfer);
+        Evaluate(stub, forward_request, transfer);
     if (!forward.ok()) return forward.status();
     const std::vector<int64_t> out_shape(forward->output.shape().begin(),
                                          forward->output.shape().end());
     absl::StatusOr<v1::Tensor> grad = RandomTensor(out_shape, flags.dtype, 2);
     if (!grad.ok()) return grad.status();
-    request.grad_output = *std::move(grad);
+    request->grad_output = *std::move(grad);
   }
-  request.mode = *mode;
   return request;
 }
 

@@ -92,14 +92,10 @@ absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
 }
 
 absl::Status Eval(const EvalFlags& flags) {
-  EvaluationRequest request;
-  absl::StatusOr<v1::ActivationSpec> spec =
-      ParseActivationSpec(flags.fn, flags.params);
-  if (!spec.ok()) return spec.status();
-  request.activation = *std::move(spec);
-  absl::StatusOr<v1::Mode> mode = ParseMode(flags.mode);
-  if (!mode.ok()) return mode.status();
-  request.mode = *mode;
+  absl::StatusOr<EvaluationRequest> parsed =
+      ParseRequestFlags(flags.fn, flags.params, flags.mode);
+  if (!parsed.ok()) return parsed.status();
+  EvaluationRequest& request = *parsed;
   if ((request.mode == v1::MODE_BACKWARD) == flags.grad.empty()) {
     return absl::InvalidArgumentError(
         "--grad is required with --mode=backward and only then");

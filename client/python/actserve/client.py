@@ -119,6 +119,20 @@ class _Output:
         return self.array
 
 
+def _collect(responses, gradients_payload, gradients_of):
+    """(output array, ParameterGradient list) from either RPC's responses;
+    `gradients_payload` names the payload that carries the gradients."""
+    output = _Output()
+    gradients = []
+    for response in responses:
+        kind = response.WhichOneof("payload")
+        if kind == "chunk":
+            output.add(response.chunk)
+        elif kind == gradients_payload:
+            gradients.extend(gradients_of(getattr(response, kind)))
+    return output.result(), gradients
+
+
 def _param_grads(gradients):
     return {g.name: np.frombuffer(g.gradient.data,
                                   dtype=_NUMPY_TYPES[g.gradient.dtype])
@@ -228,15 +242,8 @@ class Client:
             activation=spec, mode=mode, inputs=[x],
             grad_outputs=[grad] if grad is not None else [],
             chunk_bytes=self.chunk_bytes)
-        output = _Output()
-        gradients = []
-        for response in self._stub.Evaluate(request, timeout=self.timeout):
-            kind = response.WhichOneof("payload")
-            if kind == "chunk":
-                output.add(response.chunk)
-            elif kind == "parameter_gradients":
-                gradients.extend(response.parameter_gradients.gradients)
-        return output.result(), gradients
+        return _collect(self._stub.Evaluate(request, timeout=self.timeout),
+                        "parameter_gradients", lambda p: p.gradients)
 
     def _stream_requests(self, spec, mode, x, grad):
         yield actserve_pb2.EvaluateStreamRequest(
@@ -266,14 +273,6 @@ class Client:
                 return
 
     def _evaluate_stream(self, spec, mode, x, grad):
-        output = _Output()
-        gradients = []
         responses = self._stub.EvaluateStream(
             self._stream_requests(spec, mode, x, grad), timeout=self.timeout)
-        for response in responses:
-            kind = response.WhichOneof("payload")
-            if kind == "chunk":
-                output.add(response.chunk)
-            elif kind == "done":
-                gradients.extend(response.done.parameter_gradients)
-        return output.result(), gradients
+        return _collect(responses, "done", lambda p: p.parameter_gradients)
