@@ -227,3 +227,57 @@ def test_every_command_has_help_and_rejects_unknown_flags(cli, command):
     bad = subprocess.run([cli, command, "--no-such-flag=1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown flag" in bad.stderr
+
+
+def make_certificates(folder):
+    """A CA, a server certificate for the name actserve.test and a client
+    certificate, all signed by the CA; returns the folder's paths."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, cwd=folder,
+                       capture_output=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "1", "-subj", "/CN=actserve test CA")
+    for name, extension in [("server", "subjectAltName=DNS:actserve.test"),
+                            ("client", "extendedKeyUsage=clientAuth")]:
+        (folder / f"{name}.ext").write_text(extension + "\n")
+        openssl("req", *key, "-keyout", f"{name}.key", "-out",
+                f"{name}.csr", "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+                "-out", f"{name}.pem", "-extfile", f"{name}.ext")
+    return {name: str(folder / name) for name in
+            ["ca.pem", "server.pem", "server.key", "client.pem",
+             "client.key"]}
+
+
+def test_mutual_tls(cli, server_binary, tmp_path):
+    from conftest import start_server, stop_server
+    pem = make_certificates(tmp_path)
+    process, address = start_server(
+        server_binary, f"--tls_cert={pem['server.pem']}",
+        f"--tls_key={pem['server.key']}",
+        f"--tls_client_ca={pem['ca.pem']}")
+    try:
+        def health(*flags):
+            return subprocess.run(
+                [cli, "health", f"--target={address}", "--deadline=10s",
+                 *flags], capture_output=True, text=True, timeout=60)
+        trusted = [f"--tls-ca={pem['ca.pem']}",
+                   "--tls-server-name=actserve.test"]
+        ok = health(*trusted, f"--tls-cert={pem['client.pem']}",
+                    f"--tls-key={pem['client.key']}")
+        assert ok.returncode == 0 and ok.stdout.strip() == "SERVING", \
+            ok.stderr
+        # The server demands a client certificate.
+        assert health(*trusted).returncode == 1
+        # The client checks the server's name against its certificate.
+        wrong_name = health(f"--tls-ca={pem['ca.pem']}",
+                            f"--tls-cert={pem['client.pem']}",
+                            f"--tls-key={pem['client.key']}")
+        assert wrong_name.returncode == 1
+        # Plaintext to a TLS server fails.
+        assert health().returncode == 1
+    finally:
+        stop_server(process)
