@@ -99,9 +99,11 @@ ensure_base_image() {
   fi
   podman_as_root rm -f "$rootfs/etc/apt/sources.list"
   podman_as_root mkdir -p "$rootfs/etc/apt/sources.list.d"
+  # The host's Debian sources; third-party ones (their keys are not in the image) name other
+  # suites than bookworm*, and are left out.
   local src
   for src in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
-    if [ -r "$src" ]; then
+    if [ -r "$src" ] && grep -Eq '^[^#]*[[:space:]]bookworm' "$src"; then
       podman_as_root cp "$src" "$rootfs$src"
     fi
   done
@@ -113,9 +115,15 @@ ensure_base_image() {
     echo "$valid" | podman_as_root tee "$rootfs/etc/apt/apt.conf.d/99check-valid-until" >/dev/null
   fi
   podman_as_root find "$rootfs/var/lib/apt/lists" "$rootfs/var/cache/apt" -type f -delete
+  local imported=0
   podman_as_root tar -C "$rootfs" -c . |
-    pm import --change 'CMD ["/bin/bash"]' - "$ACTSERVE_BASE_IMAGE" >/dev/null
+    pm import --change 'CMD ["/bin/bash"]' - "$ACTSERVE_BASE_IMAGE" \
+      >>"$ACTSERVE_PODMAN_DIR/tmp/debootstrap.log" 2>&1 || imported=$?
   podman_as_root rm -rf "$rootfs"
+  if [ "$imported" -ne 0 ]; then
+    tail -n 20 "$ACTSERVE_PODMAN_DIR/tmp/debootstrap.log" >&2
+    return 1
+  fi
 }
 
 # Builds ACTSERVE_IMAGE from the working tree. The docker format keeps HEALTHCHECK, which the

@@ -144,9 +144,10 @@ fail() {
   exit 1
 }
 
-# As the Deployment runs it: read-only root, no capabilities, no privilege escalation.
+# As the Deployment runs it: read-only root (and, unlike podman's default, no writable tmpfs on
+# /tmp, /var/tmp or /run: Kubernetes gives none), no capabilities, no privilege escalation.
 step "starting $name on $target"
-pm run -d --name "$name" --network host --read-only --cap-drop ALL \
+pm run -d --name "$name" --network host --read-only --read-only-tmpfs=false --cap-drop ALL \
   --security-opt no-new-privileges --health-interval disable \
   -e "ACTSERVE_LISTEN=$target" "$ACTSERVE_IMAGE" >/dev/null 2>>"$podman_log" ||
   fail "podman run failed"
