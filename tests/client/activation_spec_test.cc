@@ -74,5 +74,17 @@ TEST(ActivationSpecTest, ParsesModes) {
   EXPECT_FALSE(ParseMode("Forward").ok());
 }
 
+TEST(ActivationSpecTest, RequestFlagsFillActivationAndModeOnly) {
+  absl::StatusOr<EvaluationRequest> request =
+      ParseRequestFlags("elu", {"alpha=0.5"}, "backward");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->activation.name(), "elu");
+  EXPECT_EQ(request->activation.alpha(), 0.5);
+  EXPECT_EQ(request->mode, v1::MODE_BACKWARD);
+  EXPECT_FALSE(request->grad_output.has_value());
+  EXPECT_FALSE(ParseRequestFlags("elu", {}, "sideways").ok());
+  EXPECT_FALSE(ParseRequestFlags("elu", {"alpha=x"}, "forward").ok());
+}
+
 }  // namespace
 }  // namespace actserve::client
