@@ -27,27 +27,29 @@ def _softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-# name -> (forward, derivative, parameters), both functions of float64 x.
+# case -> (activation, forward, derivative, parameters); the functions take
+# and return float64 arrays.
 ELEMENTWISE = {
-    "identity": (lambda x: x, lambda x: np.ones_like(x), {}),
-    "sigmoid": (sigmoid, lambda x: sigmoid(x) * sigmoid(-x), {}),
-    "tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2, {}),
-    "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0, {}),
-    "leaky_relu": (lambda x: np.where(x > 0, x, 0.2 * x),
+    "identity": ("identity", lambda x: x, lambda x: np.ones_like(x), {}),
+    "sigmoid": ("sigmoid", sigmoid, lambda x: sigmoid(x) * sigmoid(-x), {}),
+    "tanh": ("tanh", np.tanh, lambda x: 1 / np.cosh(x) ** 2, {}),
+    "relu": ("relu", lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0, {}),
+    "leaky_relu": ("leaky_relu", lambda x: np.where(x > 0, x, 0.2 * x),
                    lambda x: np.where(x > 0, 1.0, 0.2), {"alpha": 0.2}),
-    "elu": (lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)),
+    "elu": ("elu", lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)),
             lambda x: np.where(x > 0, 1.0, 0.7 * np.exp(x)), {"alpha": 0.7}),
-    "softplus": (lambda x: softplus(x, 2.0),
+    "softplus": ("softplus", lambda x: softplus(x, 2.0),
                  lambda x: np.where(2 * x > 20, 1.0, sigmoid(2 * x)),
                  {"beta": 2.0}),
-    "softsign": (lambda x: x / (1 + np.abs(x)),
+    "softsign": ("softsign", lambda x: x / (1 + np.abs(x)),
                  lambda x: 1 / (1 + np.abs(x)) ** 2, {}),
-    "silu": (lambda x: x * sigmoid(x),
+    # swish at its default beta = 1 is SiLU.
+    "silu": ("swish", lambda x: x * sigmoid(x),
              lambda x: sigmoid(x) * (1 + x * sigmoid(-x)), {}),
-    "swish": (lambda x: x * sigmoid(1.5 * x),
+    "swish": ("swish", lambda x: x * sigmoid(1.5 * x),
               lambda x: sigmoid(1.5 * x) * (1 + 1.5 * x * sigmoid(-1.5 * x)),
               {"beta": 1.5}),
-    "gelu": (lambda x: x * gelu_cdf(x),
+    "gelu": ("gelu", lambda x: x * gelu_cdf(x),
              lambda x: gelu_cdf(x) + x * np.exp(-x * x / 2) /
              math.sqrt(2 * math.pi), {}),
 }
