@@ -10,6 +10,7 @@ ACTSERVE_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libsleef-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
+  nodejs openssl
 )
 
 as_root() {
@@ -21,6 +22,14 @@ as_root() {
     echo "error: need root or sudo to install: $*" >&2
     return 1
   fi
+}
+
+# Installs everything the build and the tests need.
+install_dependencies() {
+  install_packages "${ACTSERVE_PACKAGES[@]}"
+  # Debian's nodejs comes without npm; NodeSource's bundles it and conflicts
+  # with Debian's npm package, so npm is installed only when missing.
+  command -v npm >/dev/null 2>&1 || install_packages npm
 }
 
 # Installs only what is missing, so a warm machine pays nothing.

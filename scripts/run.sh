@@ -4,6 +4,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-install_packages "${ACTSERVE_PACKAGES[@]}"
+install_dependencies
 build_actserve Release
 exec "$ACTSERVE_BUILD_DIR/server/actserve" "$@"

@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-install_packages "${ACTSERVE_PACKAGES[@]}"
+install_dependencies
 build_actserve Release
 cd "$ACTSERVE_BUILD_DIR"
 ctest --output-on-failure -j "${ACTSERVE_JOBS:-2}" --timeout 900
