@@ -1,11 +1,11 @@
 // leaky_relu: y = x for x > 0, alpha * x otherwise (alpha = 0.01).
 //
 // The x <= 0 branch holds at 0, as in the seed and PyTorch, so
-// leaky_relu'(0) = alpha. Selects and one multiply, all in the input type:
-// the result is alpha (rounded to T) times x, rounded once, so it stays within
-// 1 ULP of alpha * x everywhere; the forward pass runs at memory speed.
-// Measured over the whole finite range, every mode: f32 0.84 ULP (alpha
-// rounded to float), f64 0.5 ULP.
+// leaky_relu'(0) = alpha. Selects and one multiply, all in the input type,
+// so the forward pass runs at memory speed. The product rounds once (0.5 ULP)
+// and alpha rounded to T adds a relative 2^-24 in float32 (up to 1 ULP):
+// bound 1.5 ULP in f32, 0.5 ULP in f64. Measured over the whole finite
+// range, every mode: f32 0.84 ULP, f64 0.5 ULP.
 // clang-format off: foreach_target.h must come before the -inl.h headers.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/leaky_relu.cc"
@@ -80,7 +80,7 @@ const ActivationDef& LeakyReluActivation() {
       .formula = "x if x > 0 else alpha * x",
       .derivative_formula = "1 if x > 0 else alpha",
       .description = "Rectifier with a small fixed slope for negative inputs.",
-      .accuracy = {.ulp_f32 = 1, .ulp_f64 = 1},
+      .accuracy = {.ulp_f32 = 2, .ulp_f64 = 1},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, nullptr},

@@ -4,9 +4,10 @@
 // evaluator splits per-channel tensors into runs of one slope and sums the
 // alpha gradients per channel, so these kernels only ever see a scalar.
 //
-// Selects and one multiply in the input type, as leaky_relu: within 1 ULP of
-// alpha * x (alpha itself rounded to float in f32), at memory speed.
-// Measured: f32 and f64 at most 0.5 ULP in every mode.
+// Selects and one multiply in the input type, as leaky_relu: bound 1.5 ULP
+// in f32 (alpha rounded to float), 0.5 ULP in f64, at memory speed.
+// Measured over the whole finite range, every mode and test alpha: 0.5 ULP
+// (alpha 0.25, -0.5, 1.75 are exact in float).
 // clang-format off: foreach_target.h must come before the -inl.h headers.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/prelu.cc"
@@ -107,7 +108,7 @@ const ActivationDef& PreluActivation() {
       .description =
           "Rectifier with a learned slope for negative inputs, "
           "scalar or per channel.",
-      .accuracy = {.ulp_f32 = 1, .ulp_f64 = 1},
+      .accuracy = {.ulp_f32 = 2, .ulp_f64 = 1},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, &RefAlphaDerivative},

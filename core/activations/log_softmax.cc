@@ -1,0 +1,84 @@
+// log_softmax along an axis: y_i = (x_i - max) - log sum_j exp(x_j - max).
+//
+// The shared loops of core/kernels/softmax-inl.h explain the formulation:
+// float64 throughout, x - max kept exactly (added back after subtracting
+// log S, so y never cancels: both terms are <= 0), S = c + R compensated,
+// log S = log1p(R) when one element dominates, and 1 - p_max = R / S for the
+// Jacobian's diagonal. A slice holding NaN or +inf, or only -inf, is NaN
+// (as in PyTorch); -inf entries give -inf.
+// Measured against the long double reference, slices of 1 to 4097 elements
+// with values up to +-1e30 and +-inf: f32 0.5 ULP in every mode; f64
+// forward 1.9, Jacobian 2.6, backward 1.6 ULP (backward in units of the
+// terms' scale sum_i |g_i J[i][j]|, since g_j - p_j sum(g) can cancel).
+// clang-format off: foreach_target.h must come before the -inl.h headers.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/activations/log_softmax.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// clang-format on
+
+#include "core/kernels/axis_kernels.h"
+#include "core/kernels/softmax-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace {
+
+template <typename T>
+void Forward(const T* x, T* y, const SliceShape& s) {
+  softmax_internal::SoftmaxForward</*kLog=*/true>(x, y, s);
+}
+template <typename T>
+void Derivative(const T* x, T* d, const SliceShape& s) {
+  softmax_internal::SoftmaxJacobian</*kLog=*/true>(x, d, s);
+}
+template <typename T>
+void Backward(const T* x, const T* g, T* gx, const SliceShape& s) {
+  softmax_internal::SoftmaxBackward</*kLog=*/true>(x, g, gx, s);
+}
+
+ACTSERVE_DEFINE_AXIS_KERNELS
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "core/kernels/softmax_reference.h"
+#include "core/registry.h"
+
+namespace actserve {
+namespace {
+
+ACTSERVE_EXPORT_AXIS_KERNELS()
+
+}  // namespace
+
+const ActivationDef& LogSoftmaxActivation() {
+  static const ActivationDef* const def = new ActivationDef{
+      .name = "log_softmax",
+      .kind = ActivationKind::kAlongAxis,
+      .params = {{.id = ParamId::kAxis,
+                  .default_value = -1,
+                  .description = "the axis each log_softmax runs along",
+                  .domain = "-rank <= axis < rank"}},
+      .formula = "x_i - log(sum_j exp(x_j))",
+      .derivative_formula = "J[i][j] = delta_ij - softmax(x)_j",
+      .description =
+          "Log of softmax along an axis, computed without "
+          "forming softmax.",
+      .accuracy = {.ulp_f32 = 8, .ulp_f64 = 8},
+      .axis_f32 = AxisKernelsF32(),
+      .axis_f64 = AxisKernelsF64(),
+      .axis_reference = {&softmax_reference::LogSoftmaxForward,
+                         &softmax_reference::LogSoftmaxJacobian,
+                         &softmax_reference::LogSoftmaxBackward},
+      .test_params = {{.axis = 0}},
+  };
+  return *def;
+}
+
+}  // namespace actserve
+#endif  // HWY_ONCE

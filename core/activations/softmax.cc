@@ -1,0 +1,82 @@
+// softmax along an axis: y_i = exp(x_i - max) / sum_j exp(x_j - max).
+//
+// The shared loops of core/kernels/softmax-inl.h explain the formulation:
+// float64 throughout, x - max kept exactly, a compensated sum S = c + R, and
+// 1 - y_max = R / S for the derivative's diagonal. A slice holding NaN or
+// +inf, or only -inf, is NaN (as in PyTorch).
+// Measured against the long double reference, slices of 1 to 4097 elements
+// with values up to +-1e30 and +-inf: f32 0.5 ULP in every mode; f64
+// forward 2.5, Jacobian 5.1, backward 3.3 ULP (backward in units of the
+// terms' scale sum_i |g_i J[i][j]|, since g_j - sum(g y) can cancel).
+// clang-format off: foreach_target.h must come before the -inl.h headers.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/activations/softmax.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// clang-format on
+
+#include "core/kernels/axis_kernels.h"
+#include "core/kernels/softmax-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace {
+
+template <typename T>
+void Forward(const T* x, T* y, const SliceShape& s) {
+  softmax_internal::SoftmaxForward</*kLog=*/false>(x, y, s);
+}
+template <typename T>
+void Derivative(const T* x, T* d, const SliceShape& s) {
+  softmax_internal::SoftmaxJacobian</*kLog=*/false>(x, d, s);
+}
+template <typename T>
+void Backward(const T* x, const T* g, T* gx, const SliceShape& s) {
+  softmax_internal::SoftmaxBackward</*kLog=*/false>(x, g, gx, s);
+}
+
+ACTSERVE_DEFINE_AXIS_KERNELS
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "core/kernels/softmax_reference.h"
+#include "core/registry.h"
+
+namespace actserve {
+namespace {
+
+ACTSERVE_EXPORT_AXIS_KERNELS()
+
+}  // namespace
+
+const ActivationDef& SoftmaxActivation() {
+  static const ActivationDef* const def = new ActivationDef{
+      .name = "softmax",
+      .kind = ActivationKind::kAlongAxis,
+      .params = {{.id = ParamId::kAxis,
+                  .default_value = -1,
+                  .description = "the axis each softmax runs along",
+                  .domain = "-rank <= axis < rank"}},
+      .formula = "exp(x_i) / sum_j exp(x_j)",
+      .derivative_formula = "J[i][j] = y_i (delta_ij - y_j)",
+      .description =
+          "Normalized exponentials along an axis: a probability "
+          "distribution per slice.",
+      .accuracy = {.ulp_f32 = 8, .ulp_f64 = 8},
+      .axis_f32 = AxisKernelsF32(),
+      .axis_f64 = AxisKernelsF64(),
+      .axis_reference = {&softmax_reference::SoftmaxForward,
+                         &softmax_reference::SoftmaxJacobian,
+                         &softmax_reference::SoftmaxBackward},
+      .test_params = {{.axis = 0}},
+  };
+  return *def;
+}
+
+}  // namespace actserve
+#endif  // HWY_ONCE
