@@ -22,6 +22,8 @@ struct ActivationParams {
 };
 
 // Parameters with defaults applied and domains checked: what kernels see.
+// float32 kernels round them to float, as PyTorch casts scalar parameters to
+// the tensor's dtype.
 struct KernelParams {
   double alpha = 0;
   double beta = 0;

@@ -53,15 +53,15 @@ std::vector<T> SweepInputs(uint32_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<T> xs;
   std::uniform_real_distribution<double> middle(-30, 30);
-  for (int i = 0; i < 6000; ++i) xs.push_back(static_cast<T>(middle(rng)));
+  for (int i = 0; i < 60000; ++i) xs.push_back(static_cast<T>(middle(rng)));
   std::uniform_real_distribution<double> small(-2, 2);
-  for (int i = 0; i < 3000; ++i) xs.push_back(static_cast<T>(small(rng)));
+  for (int i = 0; i < 30000; ++i) xs.push_back(static_cast<T>(small(rng)));
   const double max_log =
       std::log(static_cast<double>(std::numeric_limits<T>::max()));
   const double min_log =
       std::log(static_cast<double>(std::numeric_limits<T>::denorm_min()));
   std::uniform_real_distribution<double> log_magnitude(min_log, max_log);
-  for (int i = 0; i < 6000; ++i) {
+  for (int i = 0; i < 60000; ++i) {
     const T m = static_cast<T>(std::exp(log_magnitude(rng)));
     xs.push_back(i % 2 == 0 ? m : -m);
   }
@@ -77,6 +77,16 @@ std::vector<T> SweepInputs(uint32_t seed) {
                      std::numeric_limits<T>::quiet_NaN()};
   xs.insert(xs.end(), std::begin(edges), std::end(edges));
   return xs;
+}
+
+// The parameters as T's kernels see them: float32 kernels round them to float
+// (as PyTorch casts scalars to the tensor's dtype), so the reference must too.
+template <typename T>
+KernelParams AsComputed(KernelParams p) {
+  for (double* v : {&p.alpha, &p.beta, &p.min, &p.max, &p.threshold}) {
+    *v = static_cast<T>(*v);
+  }
+  return p;
 }
 
 template <typename T>
@@ -128,7 +138,8 @@ class ElementwiseKernelTest
     const double tolerance = Tolerance<T>(d);
     std::vector<T> y(xs.size()), dy(xs.size()), gx(xs.size());
     ForEachTarget([&](const char* target) {
-      for (const KernelParams& p : ParamSets(d)) {
+      for (const KernelParams& given : ParamSets(d)) {
+        const KernelParams p = AsComputed<T>(given);
         k.forward(xs.data(), y.data(), xs.size(), p);
         k.derivative(xs.data(), dy.data(), xs.size(), p);
         k.backward(xs.data(), gs.data(), gx.data(), xs.size(), p);
