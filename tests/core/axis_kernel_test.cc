@@ -480,5 +480,20 @@ TEST(PerChannelPrelu, RejectsMismatchedChannels) {
       << e.status();
 }
 
+TEST(Hardtanh, RejectsMinNotBelowMax) {
+  EvaluationRequest request;
+  request.activation = "hardtanh";
+  request.params.min = 2;
+  request.params.max = 2;
+  request.shape = {3};
+  absl::StatusOr<Evaluation> e = Evaluation::Create(request);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.status().message().rfind("activation.min: ", 0), 0u)
+      << e.status();
+  request.params.max = 2.5;
+  EXPECT_TRUE(Evaluation::Create(request).ok());
+}
+
 }  // namespace
 }  // namespace actserve
