@@ -79,11 +79,17 @@ HWY_NOINLINE V EvalWide(const Op& op, D d, V x, V g,
   HWY_ALIGN float ys[kMax];
   hn::Store(x, d, xs);
   hn::Store(g, d, gs);
+  HWY_ALIGN double wide[HWY_MAX_BYTES / sizeof(double)];
   const size_t n = hn::Lanes(d);
   for (size_t i = 0; i < n; i += hn::Lanes(dw)) {
     const auto xw = hn::PromoteTo(dw, hn::LoadU(dn, xs + i));
     const auto gw = hn::PromoteTo(dw, hn::LoadU(dn, gs + i));
-    hn::StoreU(hn::DemoteTo(dn, EvalOp<kKind>(op, dw, xw, gw, pw)), dn, ys + i);
+    hn::Store(EvalOp<kKind>(op, dw, xw, gw, pw), dw, wide);
+    // Scalar rounding: Highway 1.0.3's SCALAR DemoteTo clamps overflow to
+    // FLT_MAX instead of rounding to inf. This path is rare.
+    for (size_t j = 0; j < hn::Lanes(dw); ++j) {
+      ys[i + j] = static_cast<float>(wide[j]);
+    }
   }
   return hn::Load(d, ys);
 }
