@@ -10,8 +10,9 @@
 # passwordless sudo, no podman and no apt-get to install it, or a podman that cannot start.
 # ACTSERVE_REQUIRE_CONTAINER_TEST=1 turns those skips into failures, for CI that must run it.
 #
-# Cached outside the repository in ACTSERVE_PODMAN_DIR (default /var/tmp/actserve-podman): the
-# Debian base image and the build layers. Delete that folder to start cold.
+# Cached outside the repository: the Debian base image and the build layers in
+# ACTSERVE_PODMAN_DIR (default /var/tmp/actserve-podman), the build stage's compiler cache in
+# buildah's /var/tmp/buildah-cache. Delete both to start cold.
 set -euo pipefail
 
 # How long the server may take to drain on SIGTERM before podman kills it. Matches
@@ -144,12 +145,14 @@ fail() {
   exit 1
 }
 
-# As the Deployment runs it: read-only root (and, unlike podman's default, no writable tmpfs on
-# /tmp, /var/tmp or /run: Kubernetes gives none), no capabilities, no privilege escalation.
+# As deploy/k8s/deployment.yaml runs it, with its arguments but the address: read-only root
+# (and, unlike podman's default, no writable tmpfs on /tmp, /var/tmp or /run: Kubernetes gives
+# none), no capabilities, no privilege escalation.
 step "starting $name on $target"
 pm run -d --name "$name" --network host --read-only --read-only-tmpfs=false --cap-drop ALL \
   --security-opt no-new-privileges --health-interval disable \
-  -e "ACTSERVE_LISTEN=$target" "$ACTSERVE_IMAGE" >/dev/null 2>>"$podman_log" ||
+  -e "ACTSERVE_LISTEN=$target" "$ACTSERVE_IMAGE" --threads=2 --shutdown_grace=20s \
+  >/dev/null 2>>"$podman_log" ||
   fail "podman run failed"
 
 healthy=0
