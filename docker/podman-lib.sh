@@ -71,8 +71,12 @@ debian_mirror() {
          }' "$f"
   done
   if [ -r /etc/apt/sources.list ]; then
-    awk '$1 == "deb" && $3 == "bookworm" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' \
-      /etc/apt/sources.list
+    # deb [options] URI SUITE COMPONENTS...
+    awk '$1 == "deb" {
+           i = 2
+           if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+           if ($(i + 1) == "bookworm") { print $i; exit }
+         }' /etc/apt/sources.list
   fi
 }
 
