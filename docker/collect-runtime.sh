@@ -7,8 +7,8 @@
 # HEALTHCHECK, and an unprivileged user. Runs in the Dockerfile's build stage.
 #
 # Why not `apt-get install libgrpc++1.51 ...` on a Debian base: package dependencies bring in a
-# whole distribution (base image 121 MB, 240 MB with gRPC) where the binaries need ~30 MB of
-# libraries. The price: no package database in the image, so scanners that read one see
+# whole distribution (base image 121 MB, 240 MB with gRPC) where the binaries and the libraries
+# they load take ~27 MB. The price: no package database in the image, so scanners that read one see
 # nothing; rebuild the image to pick up Debian's security updates.
 set -eu
 

@@ -56,8 +56,8 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/podman-lib.sh"
 
 missing=()
-for tool in podman:podman runc:runc debootstrap:debootstrap; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+for tool in podman runc debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -86,7 +86,7 @@ fi
 # One user of the store at a time: builds from two checkouts would fight over the image tag.
 exec 9>"$ACTSERVE_PODMAN_DIR/lock"
 step "waiting for $ACTSERVE_PODMAN_DIR/lock"
-flock -w 1200 9
+flock -w 1200 9 || { echo "FAIL: $ACTSERVE_PODMAN_DIR/lock still held after 20 min" >&2; exit 1; }
 
 step "base image $ACTSERVE_BASE_IMAGE"
 ensure_base_image
