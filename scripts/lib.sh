@@ -10,7 +10,7 @@ ACTSERVE_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libsleef-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
-  nodejs openssl
+  nodejs openssl yamllint docker-compose
 )
 
 as_root() {
