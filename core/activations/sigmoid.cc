@@ -2,8 +2,14 @@
 //
 // Both are written in terms of e = exp(-|x|) <= 1, so nothing overflows and
 // the tails keep full relative accuracy (the seed's 1/(exp(-x)+1) flushes
-// sigmoid'(x) to 0 long before the true value underflows). float32 lanes with
-// |x| > 85 (where e leaves the normal float range) are computed in float64.
+// sigmoid'(x) to 0 long before the true value underflows):
+//   y = 1 / (1 + e) (x >= 0), e / (1 + e) (x < 0): one division;
+//   y' = e / (1 + e)^2 with (1 + e)^2 = 1 + e (e + 2) by one fused
+//   multiply-add, so 1 + e is never rounded and then squared (which cost
+//   4.5 ULP in the backward pass), and e's own error is damped by
+//   (1 - e) / (1 + e).
+// e comes from ExpScaled, which rounds once into the subnormals (|x| > 87.3
+// float), where 1 + e = 1 exactly: no float64 lanes are needed.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/sigmoid.cc"
 // clang-format off: foreach_target.h re-includes this file once per target and
@@ -11,7 +17,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // clang-format on
 #include "core/kernels/elementwise-inl.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "core/kernels/exp_scaled-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -20,22 +26,22 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct SigmoidOp {
-  template <class D, class V = hn::Vec<D>>
-  hn::Mask<D> NeedsWide(D d, V x, const VecParams<D>&) const {
-    return hn::Gt(hn::Abs(x), hn::Set(d, 85));
-  }
+  ACTSERVE_NEVER_WIDE
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
-    const V e = hn::CallExp(d, hn::Neg(hn::Abs(x)));
-    const V s = hn::Div(hn::Set(d, 1), hn::Add(hn::Set(d, 1), e));
-    // x < 0: e / (1 + e).
-    return hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Mul(e, s), s);
+    using T = hn::TFromD<D>;
+    const V one = hn::Set(d, T{1});
+    const V e = ExpScaled(d, hn::Neg(hn::Abs(x)), 0);
+    const V numerator = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), e, one);
+    return hn::Div(numerator, hn::Add(one, e));
   }
   template <class D, class V = hn::Vec<D>>
   V Derivative(D d, V x, const VecParams<D>&) const {
-    const V e = hn::CallExp(d, hn::Neg(hn::Abs(x)));
-    const V one_plus_e = hn::Add(hn::Set(d, 1), e);
-    return hn::Div(e, hn::Mul(one_plus_e, one_plus_e));
+    using T = hn::TFromD<D>;
+    const V e = ExpScaled(d, hn::Neg(hn::Abs(x)), 0);
+    const V one_plus_e_sq =
+        hn::MulAdd(e, hn::Add(e, hn::Set(d, T{2})), hn::Set(d, T{1}));
+    return hn::Div(e, one_plus_e_sq);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
 };
@@ -78,7 +84,10 @@ const ActivationDef& SigmoidActivation() {
       .formula = "1 / (1 + exp(-x))",
       .derivative_formula = "sigmoid(x) * (1 - sigmoid(x))",
       .description = "Logistic function; squashes to (0, 1).",
-      .accuracy = {.ulp_f32 = 4, .ulp_f64 = 4},
+      // Measured max over 6M points per dtype (dense [-40, 40] and the whole
+      // range), every target: forward 2.41, derivative 2.36, backward 3.26
+      // ULP (float32 and float64 alike).
+      .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, nullptr},
