@@ -6,21 +6,29 @@
 // along the slice (the common [batch, classes] case) and are reduced across
 // at the end; with inner > 1 the lanes hold neighbouring slices (contiguous
 // vectors over inner, one loop over k) and nothing is reduced across lanes.
+// Lanes are assigned by position in the slice only, never by address, so a
+// slice gives the same bits wherever it lies.
 //
-// Why the results stay within a few ULP of the exact values, for any slice:
-//  * Everything is computed in float64, float32 included: it costs about 2x
-//    in lanes, and it makes float32 errors come only from the final rounding.
-//  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and
-//    exp(d) = exp(d_hi) * (1 + d_lo). Rounding d would shift the exponent by
-//    up to |d| * 2^-53, i.e. hundreds of ULP in e^d for |d| near 700.
+// Three passes per slice: the max; the exponentials (stored to a scratch row
+// that stays in L1) with their sums; the outputs from the stored values.
+// Lanes have the output's type (16 float lanes on AVX-512). Why the results
+// stay within a few ULP of the exact values, for any slice:
+//  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and the exponential
+//    is taken of d_hi + d_lo (ExpOfSum folds d_lo into the reduced
+//    argument). Rounding d would shift e^d by up to |d| ulp(d) / 2: 64 float
+//    ULP for d near -100, hundreds of double ULP for d near -700.
 //  * The sum of exponentials is S = c + R: c counts the elements equal to the
-//    max (each e^0 = 1 exactly) and R sums the others, compensated (TwoSum
-//    into a second accumulator), so its error is ~1 ULP for any K where a
-//    plain sum of K terms could lose K/2 ULP.
+//    max (each e^0 = 1 exactly) and R sums the others. Float lanes are summed
+//    in float64 (relative error ~K / lanes * 2^-53, far below 2^-24 for any
+//    K); double lanes in compensated sums (TwoSum into a second accumulator),
+//    whose error stays ~1 ULP for any K where a plain sum could lose K/2.
 //  * Where one element dominates (c = 1), quantities that would cancel are
 //    rewritten through R: log S = log1p(R); 1 - y_max = R / S; the backward
-//    terms g - sum(g y) and g - p sum(g) of that element use only the other
-//    elements' sums. Everywhere else the differences are at least 1/2.
+//    results of that element, g - sum(g y) and g - p sum(g), use only the
+//    other elements' sums, in double. Everywhere else y <= 1/2, so the
+//    differences are at least half of their terms.
+//  * Per-slice scalars (1 / S, log S, the gradient sums) are computed in
+//    double and rounded once to the output type.
 //  * Semantics follow PyTorch: a slice holding NaN or +inf, or only -inf,
 //    is NaN throughout (its max is not finite); -inf entries get y = 0
 //    (log_softmax: -inf) like any tiny exponential.
@@ -35,12 +43,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
-#include <type_traits>
-#include <vector>
 
 #include "core/activation_def.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "hwy/aligned_allocator.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -50,11 +57,182 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace softmax_internal {
 
-using DW = hn::ScalableTag<double>;
-using VW = hn::Vec<DW>;
-using MW = hn::Mask<DW>;
-constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(double);
-constexpr double kInf = std::numeric_limits<double>::infinity();
+template <typename T>
+using DT = hn::ScalableTag<T>;
+template <typename T>
+using VT = hn::Vec<DT<T>>;
+template <typename T>
+using MT = hn::Mask<DT<T>>;
+template <typename T>
+using DI = hn::RebindToSigned<DT<T>>;
+template <typename T>
+using VI = hn::Vec<DI<T>>;
+template <typename T>
+using TI = hn::TFromD<DI<T>>;
+template <typename T>
+constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(T);
+
+// exp(hi + lo) for hi <= 0 and |lo| <= ulp(hi) / 2; 0 where hi is below
+// kExpFloor (where e^hi rounds to 0), -inf or NaN, whatever lo holds there.
+// Highway's Exp reduction and polynomials (hwy/contrib/math, 1 ULP), with
+// three changes for this domain: lo joins the reduced argument, q comes from
+// a shifter constant instead of float-int conversions, and 2^q is applied
+// as 2^(q + kBias) * 2^-kBias, whose single rounding keeps subnormal results
+// exact to half their ULP.
+template <typename T>
+HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
+  const DT<T> d;
+  const DI<T> di;
+  constexpr bool kF32 = sizeof(T) == 4;
+  constexpr int kMantissa = kF32 ? 23 : 52;
+  constexpr TI<T> kBias = kF32 ? 64 : 512;
+  constexpr TI<T> kExponentBias = kF32 ? 127 : 1023;
+  // e^-104 < 2^-150 and e^-746 < 2^-1075: both round to 0.
+  const VT<T> kExpFloor = hn::Set(d, static_cast<T>(kF32 ? -104.0 : -746.0));
+  // Adding 1.5 * 2^kMantissa rounds hi / ln 2 to the integer q, which lands
+  // in the low mantissa bits.
+  const VT<T> shifter = hn::Set(d, static_cast<T>(kF32 ? 0x1.8p23 : 0x1.8p52));
+  const VT<T> t = hn::MulAdd(
+      hi, hn::Set(d, static_cast<T>(1.442695040888963407359924681)), shifter);
+  const VT<T> q = hn::Sub(t, shifter);
+  // r = hi - q ln 2 + lo; the first product is exact (ln2_hi is short).
+  VT<T> r = hn::MulAdd(
+      q,
+      hn::Set(d, static_cast<T>(kF32 ? -0.693145751953125
+                                     : -0.6931471805596629565116018)),
+      hi);
+  r = hn::MulAdd(
+      q,
+      hn::Set(d, static_cast<T>(kF32 ? -1.428606765330187045e-6
+                                     : -0.28235290563031577122588448175e-12)),
+      r);
+  r = hn::Add(r, lo);
+  const VT<T> r2 = hn::Mul(r, r);
+  VT<T> poly;
+  if constexpr (kF32) {
+    const VT<T> r4 = hn::Mul(r2, r2);
+    const VT<T> p01 = hn::MulAdd(hn::Set(d, 0.166666671633720397949219f), r,
+                                 hn::Set(d, 0.5f));
+    const VT<T> p23 = hn::MulAdd(hn::Set(d, 0.00833336077630519866943359f), r,
+                                 hn::Set(d, 0.0416664853692054748535156f));
+    const VT<T> p45 = hn::MulAdd(hn::Set(d, 0.000198527617612853646278381f), r,
+                                 hn::Set(d, 0.00139304355252534151077271f));
+    poly = hn::MulAdd(r4, p45, hn::MulAdd(r2, p23, p01));
+  } else {
+    const VT<T> r4 = hn::Mul(r2, r2);
+    const VT<T> r8 = hn::Mul(r4, r4);
+    const auto pair = [&](double c1, double c0) {
+      return hn::MulAdd(hn::Set(d, c1), r, hn::Set(d, c0));
+    };
+    const VT<T> p01 = pair(+0.166666666666666851703837, +0.5);
+    const VT<T> p23 =
+        pair(+0.00833333333331652721664984, +0.0416666666666665047591422);
+    const VT<T> p45 =
+        pair(+0.000198412698960509205564975, +0.00138888888889774492207962);
+    const VT<T> p67 =
+        pair(+2.75572362911928827629423e-6, +2.4801587159235472998791e-5);
+    const VT<T> p89 =
+        pair(+2.51112930892876518610661e-8, +2.75573911234900471893338e-7);
+    const VT<T> p8_10 =
+        hn::MulAdd(r2, hn::Set(d, +2.08860621107283687536341e-9), p89);
+    poly = hn::MulAdd(
+        r8, p8_10,
+        hn::MulAdd(r4, hn::MulAdd(r2, p67, p45), hn::MulAdd(r2, p23, p01)));
+  }
+  // e^r = 1 + r + r^2 poly.
+  const VT<T> exp_r =
+      hn::Add(hn::MulAdd(poly, r2, r), hn::Set(d, static_cast<T>(1)));
+  // (bits of t) << kMantissa is q << kMantissa: the shifter's own bits
+  // shift out.
+  const VI<T> scale_bits = hn::Add(
+      hn::ShiftLeft<kMantissa>(hn::BitCast(di, t)),
+      hn::Set(di, static_cast<TI<T>>((kExponentBias + kBias) << kMantissa)));
+  const VT<T> e =
+      hn::Mul(hn::Mul(exp_r, hn::BitCast(d, scale_bits)),
+              hn::Set(d, static_cast<T>(kF32 ? 0x1p-64 : 0x1p-512)));
+  return hn::IfThenElseZero(hn::Ge(hi, kExpFloor), e);
+}
+
+template <typename T>
+class LaneSum;
+
+// Float lanes summed in float64, per lane.
+template <>
+class LaneSum<float> {
+ public:
+  // Not default member initializers: the implicit constructor they would
+  // need is compiled without this target's instruction set.
+  LaneSum() : lo_(hn::Zero(DW())), hi_(hn::Zero(DW())) {}
+
+  HWY_INLINE void Add(VT<float> v) {
+#if HWY_TARGET == HWY_SCALAR
+    lo_ = hn::Add(lo_, hn::PromoteTo(DW(), v));
+#else
+    const hn::Half<DT<float>> dh;
+    lo_ = hn::Add(lo_, hn::PromoteTo(DW(), hn::LowerHalf(dh, v)));
+    hi_ = hn::Add(hi_, hn::PromoteTo(DW(), hn::UpperHalf(dh, v)));
+#endif
+  }
+  // The sum of every lane.
+  double Total() const {
+    const DW dw;
+    return hn::GetLane(hn::SumOfLanes(dw, hn::Add(lo_, hi_)));
+  }
+  // out[i]: the sum of float lane i.
+  void PerLane(double* out) const {
+    const DW dw;
+    hn::StoreU(lo_, dw, out);
+#if HWY_TARGET != HWY_SCALAR
+    hn::StoreU(hi_, dw, out + hn::Lanes(dw));
+#endif
+  }
+
+ private:
+#if HWY_TARGET == HWY_SCALAR
+  using DW = hn::Rebind<double, DT<float>>;
+#else
+  using DW = hn::Rebind<double, hn::Half<DT<float>>>;
+#endif
+  hn::Vec<DW> lo_, hi_;  // float lanes [0, N/2) and [N/2, N)
+};
+
+// Double lanes: hi + lo carries each sum; TwoSum moves every addition's
+// rounding error to lo.
+template <>
+class LaneSum<double> {
+ public:
+  LaneSum() : hi_(hn::Zero(DT<double>())), lo_(hn::Zero(DT<double>())) {}
+
+  HWY_INLINE void Add(VT<double> v) {
+    const VT<double> s = hn::Add(hi_, v);
+    const VT<double> bb = hn::Sub(s, hi_);
+    const VT<double> err =
+        hn::Add(hn::Sub(hi_, hn::Sub(s, bb)), hn::Sub(v, bb));
+    hi_ = s;
+    lo_ = hn::Add(lo_, err);
+  }
+  double Total() const {
+    const DT<double> d;
+    HWY_ALIGN double his[kMaxLanes<double>];
+    HWY_ALIGN double los[kMaxLanes<double>];
+    hn::Store(hi_, d, his);
+    hn::Store(lo_, d, los);
+    double s = 0, err = 0;
+    for (size_t i = 0; i < hn::Lanes(d); ++i) {
+      const double t = s + his[i];
+      const double bb = t - s;
+      err += (s - (t - bb)) + (his[i] - bb) + los[i];
+      s = t;
+    }
+    return s + err;
+  }
+  void PerLane(double* out) const {
+    hn::StoreU(hn::Add(hi_, lo_), DT<double>(), out);
+  }
+
+ private:
+  VT<double> hi_, lo_;
+};
 
 // One vector's worth of slices: one slice whose axis the lanes run along
 // (along_axis), or up to Lanes() neighbouring slices, one per lane.
@@ -69,11 +247,16 @@ struct SliceGroup {
   size_t Count(size_t step, size_t lanes) const {
     return along_axis ? std::min(lanes, width - step * lanes) : width;
   }
+  size_t Slices() const { return along_axis ? 1 : width; }
+  // Element k of the slice in lane `slice`.
+  size_t At(size_t slice, size_t k) const {
+    return offset + (along_axis ? k : k * stride + slice);
+  }
 };
 
-template <class Fn>
+template <typename T, class Fn>
 void ForEachSliceGroup(const SliceShape& s, Fn fn) {
-  const size_t lanes = hn::Lanes(DW());
+  const size_t lanes = hn::Lanes(DT<T>());
   for (size_t o = 0; o < s.outer; ++o) {
     const size_t base = o * s.axis_len * s.inner;
     if (s.inner == 1) {
@@ -88,198 +271,234 @@ void ForEachSliceGroup(const SliceShape& s, Fn fn) {
   }
 }
 
-// Vector `step` of a group as float64; missing lanes read `pad`.
+// Vector `step` of a group; missing lanes read `pad`.
 template <typename T>
-HWY_INLINE VW LoadStep(const SliceGroup& g, const T* p, size_t step,
-                       double pad) {
-  const DW dw;
-  const size_t lanes = hn::Lanes(dw);
+HWY_INLINE VT<T> LoadStep(const SliceGroup& g, const T* p, size_t step, T pad) {
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
   const size_t n = g.Count(step, lanes);
   p += g.offset + step * g.stride;
-  if (n == lanes) {
-    if constexpr (std::is_same_v<T, double>) {
-      return hn::LoadU(dw, p);
-    } else {
-      const hn::Rebind<float, DW> df;
-      return hn::PromoteTo(dw, hn::LoadU(df, p));
-    }
-  }
-  HWY_ALIGN double buf[kMaxLanes];
+  if (HWY_LIKELY(n == lanes)) return hn::LoadU(d, p);
+  HWY_ALIGN T buf[kMaxLanes<T>];
   for (size_t i = 0; i < lanes; ++i) buf[i] = i < n ? p[i] : pad;
-  return hn::Load(dw, buf);
+  return hn::Load(d, buf);
 }
 
-// Rounds to T and stores the valid lanes of vector `step`.
+// Stores the valid lanes of vector `step`.
 template <typename T>
-HWY_INLINE void StoreStep(VW v, const SliceGroup& g, T* p, size_t step) {
-  const DW dw;
-  const size_t lanes = hn::Lanes(dw);
+HWY_INLINE void StoreStep(VT<T> v, const SliceGroup& g, T* p, size_t step) {
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
   const size_t n = g.Count(step, lanes);
   p += g.offset + step * g.stride;
-  if (n == lanes) {
-    if constexpr (std::is_same_v<T, double>) {
-      hn::StoreU(v, dw, p);
-    } else {
-      // Highway's scalar DemoteTo saturates, infinities included; values
-      // from FLT_MAX + half an ULP up must round to inf as static_cast does.
-      // The mask crosses lane widths as a demoted 0/1 vector.
-      const hn::Rebind<float, DW> df;
-      const VW overflow_bits = hn::IfThenElseZero(
-          hn::Ge(hn::Abs(v), hn::Set(dw, 0x1.ffffffp127)), hn::Set(dw, 1));
-      const auto overflow =
-          hn::Eq(hn::DemoteTo(df, overflow_bits), hn::Set(df, 1));
-      const auto narrow = hn::DemoteTo(df, v);
-      hn::StoreU(
-          hn::IfThenElse(overflow, hn::CopySign(hn::Set(df, HUGE_VALF), narrow),
-                         narrow),
-          df, p);
-    }
-    return;
-  }
-  HWY_ALIGN double buf[kMaxLanes];
-  hn::Store(v, dw, buf);
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<T>(buf[i]);
+  if (HWY_LIKELY(n == lanes)) return hn::StoreU(v, d, p);
+  HWY_ALIGN T buf[kMaxLanes<T>];
+  hn::Store(v, d, buf);
+  std::copy(buf, buf + n, p);
 }
 
-// hi + lo carries the sum; TwoSum moves each addition's rounding error to lo.
-struct CompensatedSum {
-  // Not default member initializers: the implicit constructor they would
-  // need is compiled without this target's instruction set.
-  CompensatedSum() : hi(hn::Zero(DW())), lo(hn::Zero(DW())) {}
-  VW hi, lo;
-
-  HWY_INLINE void Add(VW v) {
-    const VW s = hn::Add(hi, v);
-    const VW bb = hn::Sub(s, hi);
-    const VW err = hn::Add(hn::Sub(hi, hn::Sub(s, bb)), hn::Sub(v, bb));
-    hi = s;
-    lo = hn::Add(lo, err);
-  }
-  // Per lane, or (along_axis) the sum of all lanes in every lane.
-  VW Total(bool along_axis) const {
-    const DW dw;
-    if (!along_axis) return hn::Add(hi, lo);
-    HWY_ALIGN double his[kMaxLanes];
-    HWY_ALIGN double los[kMaxLanes];
-    hn::Store(hi, dw, his);
-    hn::Store(lo, dw, los);
-    double s = 0, err = 0;
-    for (size_t i = 0; i < hn::Lanes(dw); ++i) {
-      const double t = s + his[i];
-      const double bb = t - s;
-      err += (s - (t - bb)) + (his[i] - bb) + los[i];
-      s = t;
-    }
-    return hn::Set(dw, s + err);
-  }
-};
-
-// x - m as d_hi + d_lo exactly (TwoSum), and e = exp(x - m) from it. Where
-// d_hi is infinite (x = -inf, or x - m overflowing) d_lo is 0 and e is 0.
-struct ShiftedExp {
-  VW d_hi, d_lo, e;
-  MW is_max;  // x == m: d_hi is 0 exactly (distinct floats never round to 0)
-};
-
-HWY_INLINE ShiftedExp ExpOfShifted(VW x, VW m) {
-  const DW dw;
-  const VW neg_m = hn::Neg(m);
-  const VW s = hn::Add(x, neg_m);
-  const VW bb = hn::Sub(s, x);
-  const VW lo = hn::Add(hn::Sub(x, hn::Sub(s, bb)), hn::Sub(neg_m, bb));
-  ShiftedExp r;
-  r.d_hi = s;
-  r.d_lo = hn::IfThenElseZero(hn::IsFinite(s), lo);
-  const VW e = hn::CallExp(dw, s);
-  r.e = hn::MulAdd(e, r.d_lo, e);
-  r.is_max = hn::Eq(s, hn::Zero(dw));
-  return r;
+// Per-slice values as a vector: broadcast when along_axis, else lane i from
+// values[i].
+template <typename T>
+HWY_INLINE VT<T> SliceVector(const SliceGroup& g, const T* values) {
+  return g.along_axis ? hn::Set(DT<T>(), values[0])
+                      : hn::LoadU(DT<T>(), values);
 }
 
-// What the output pass needs about each slice (broadcast across the lanes of
-// one slice when along_axis).
-struct SliceStats {
-  VW max;
-  MW bad;       // NaN, +inf or only -inf: the slice's outputs are all NaN
-  VW count;     // c: elements equal to the max
-  VW rest;      // R: sum of exp(x - max) over the others
-  VW sum;       // S = c + R
-  MW dominant;  // c == 1: the max element's y is 1 - R / S
-  // Backward only, sums over the max elements and over the others of
-  // g * e (softmax) or of g (log_softmax).
-  VW g_max, g_rest;
-};
-
-enum class GradSum { kNone, kTimesExp, kPlain };
-
-template <GradSum kGrad, typename T>
-SliceStats ComputeStats(const SliceGroup& g, const T* x, const T* grad) {
-  const DW dw;
-  SliceStats st;
-  // Pass 1: the max, and whether any element is NaN (hn::Max is not
-  // consistent across targets about NaN).
-  VW m = hn::Set(dw, -kInf);
-  MW nan = hn::FirstN(dw, 0);
+// Pass 1: the max of each slice, NaN where the slice is bad (it holds NaN,
+// or its max is +inf or -inf). A NaN max makes every d NaN, so every
+// exponential 0. (hn::Max is not consistent across targets about NaN.)
+template <typename T>
+HWY_INLINE VT<T> SliceMax(const SliceGroup& g, const T* x) {
+  const DT<T> d;
+  VT<T> m = hn::Set(d, -std::numeric_limits<T>::infinity());
+  MT<T> nan = hn::FirstN(d, 0);
   for (size_t k = 0; k < g.steps; ++k) {
-    const VW v = LoadStep(g, x, k, -kInf);
+    const VT<T> v = LoadStep(g, x, k, -std::numeric_limits<T>::infinity());
     m = hn::Max(m, v);
     nan = hn::Or(nan, hn::IsNaN(v));
   }
   if (g.along_axis) {
-    m = hn::MaxOfLanes(dw, m);
-    nan = hn::FirstN(dw, hn::AllFalse(dw, nan) ? 0 : hn::Lanes(dw));
+    m = hn::MaxOfLanes(d, m);
+    nan = hn::FirstN(d, hn::AllFalse(d, nan) ? 0 : hn::Lanes(d));
   }
-  st.max = m;
-  st.bad = hn::Or(nan, hn::Not(hn::IsFinite(m)));
+  return hn::IfThenElse(hn::Or(nan, hn::Not(hn::IsFinite(m))),
+                        hn::Set(d, std::numeric_limits<T>::quiet_NaN()), m);
+}
 
-  // Pass 2: c, R and the gradient sums. Padding lanes read -inf: e = 0.
-  VW count = hn::Zero(dw);
-  CompensatedSum rest, g_max, g_rest;
+// x - m as d_hi + d_lo exactly (TwoSum). d_lo is garbage where d_hi is not
+// finite; ExpOfSum ignores it there.
+template <typename T>
+struct Shifted {
+  VT<T> hi, lo;
+};
+
+template <typename T>
+HWY_INLINE Shifted<T> Shift(VT<T> x, VT<T> neg_m) {
+  const VT<T> s = hn::Add(x, neg_m);
+  const VT<T> bb = hn::Sub(s, x);
+  return {s, hn::Add(hn::Sub(x, hn::Sub(s, bb)), hn::Sub(neg_m, bb))};
+}
+
+enum class GradSum { kNone, kTimesExp, kPlain };
+
+// Pass 2's sums, per lane.
+template <typename T>
+struct ExpSums {
+  ExpSums() : count(hn::Zero(DI<T>())), max_step(hn::Zero(DI<T>())) {}
+  LaneSum<T> exp;        // S, or R when the max elements are split off
+  LaneSum<T> grad_max;   // over the max elements: g (e = 1)
+  LaneSum<T> grad_rest;  // over the other elements: g e or g
+  VI<T> count;           // c: elements equal to the max
+  VI<T> max_step;        // the step holding the (last) max
+};
+
+// Pass 2: e = exp(x - m) for every element, stored to scratch (one full
+// vector per step) when kStore, and the sums. With kSplit the elements equal
+// to the max (e = 1) are counted apart from R; vectors holding one are rare
+// (one per slice along the axis), so they take a branch of their own.
+template <bool kSplit, GradSum kGrad, bool kStore, typename T>
+HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
+                        T* scratch, ExpSums<T>& sums) {
+  const DT<T> d;
+  const DI<T> di;
+  const size_t lanes = hn::Lanes(d);
+  const VT<T> neg_m = hn::Neg(m);
   for (size_t k = 0; k < g.steps; ++k) {
-    const ShiftedExp se = ExpOfShifted(LoadStep(g, x, k, -kInf), m);
-    count = hn::Add(count, hn::IfThenElseZero(se.is_max, hn::Set(dw, 1)));
-    rest.Add(hn::IfThenZeroElse(se.is_max, se.e));
+    const Shifted<T> sh =
+        Shift<T>(LoadStep(g, x, k, -std::numeric_limits<T>::infinity()), neg_m);
+    const VT<T> e = ExpOfSum<T>(sh.hi, sh.lo);
+    if constexpr (kStore) hn::Store(e, d, scratch + k * lanes);
+    VT<T> rest = e;
+    VT<T> gv = hn::Zero(d), grad_term = hn::Zero(d);
     if constexpr (kGrad != GradSum::kNone) {
-      const VW gv = LoadStep(g, grad, k, 0);
-      const VW term = kGrad == GradSum::kTimesExp ? hn::Mul(gv, se.e) : gv;
-      g_max.Add(hn::IfThenElseZero(se.is_max, term));
-      g_rest.Add(hn::IfThenZeroElse(se.is_max, term));
+      gv = LoadStep(g, grad, k, T{0});
+      grad_term = kGrad == GradSum::kTimesExp ? hn::Mul(gv, e) : gv;
     }
+    if constexpr (kSplit) {
+      // x == m exactly where d_hi == 0: distinct floats never round to 0.
+      const MT<T> is_max = hn::Eq(sh.hi, hn::Zero(d));
+      if (HWY_UNLIKELY(!hn::AllFalse(d, is_max))) {
+        const auto is_max_i = hn::RebindMask(di, is_max);
+        sums.count = hn::Sub(sums.count, hn::VecFromMask(di, is_max_i));
+        sums.max_step = hn::IfThenElse(
+            is_max_i, hn::Set(di, static_cast<TI<T>>(k)), sums.max_step);
+        rest = hn::IfThenZeroElse(is_max, e);
+        // For the max elements g e = g.
+        sums.grad_max.Add(hn::IfThenElseZero(is_max, gv));
+        grad_term = hn::IfThenZeroElse(is_max, grad_term);
+      }
+    }
+    sums.exp.Add(rest);
+    if constexpr (kGrad != GradSum::kNone) sums.grad_rest.Add(grad_term);
   }
-  if (g.along_axis) count = hn::SumOfLanes(dw, count);
-  st.count = count;
-  st.rest = rest.Total(g.along_axis);
-  st.sum = hn::Add(count, st.rest);
-  st.dominant = hn::Eq(count, hn::Set(dw, 1));
-  if constexpr (kGrad != GradSum::kNone) {
-    st.g_max = g_max.Total(g.along_axis);
-    st.g_rest = g_rest.Total(g.along_axis);
-  }
-  return st;
 }
 
-// log S, with log1p(R) where S = 1 + R is near 1.
-HWY_INLINE VW LogSum(const SliceStats& st) {
-  const DW dw;
-  return hn::IfThenElse(st.dominant, hn::CallLog1p(dw, st.rest),
-                        hn::CallLog(dw, st.sum));
+// Pass 2's sums for one slice, in double.
+struct SliceTotals {
+  bool bad;
+  double count;  // c (with the max split off)
+  double exp;    // S, or R with the max split off
+  double grad_max, grad_rest;
+  size_t max_at;  // element offset of the max where c == 1
+};
+
+template <typename T>
+void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
+            SliceTotals* out) {
+  const DT<T> d;
+  const DI<T> di;
+  const size_t lanes = hn::Lanes(d);
+  HWY_ALIGN T max[kMaxLanes<T>] = {};
+  HWY_ALIGN TI<T> count[kMaxLanes<T>] = {}, max_step[kMaxLanes<T>] = {};
+  double exp[kMaxLanes<T>] = {}, grad_max[kMaxLanes<T>] = {},
+         grad_rest[kMaxLanes<T>] = {};
+  hn::Store(m, d, max);
+  hn::Store(sums.count, di, count);
+  hn::Store(sums.max_step, di, max_step);
+  if (g.along_axis) {
+    SliceTotals& t = out[0];
+    t.bad = std::isnan(max[0]);
+    t.exp = sums.exp.Total();
+    t.grad_max = sums.grad_max.Total();
+    t.grad_rest = sums.grad_rest.Total();
+    t.count = 0;
+    t.max_at = g.offset;
+    for (size_t i = 0; i < lanes; ++i) {
+      t.count += static_cast<double>(count[i]);
+      if (count[i] != 0) t.max_at = g.At(0, max_step[i] * lanes + i);
+    }
+    return;
+  }
+  sums.exp.PerLane(exp);
+  sums.grad_max.PerLane(grad_max);
+  sums.grad_rest.PerLane(grad_rest);
+  for (size_t i = 0; i < g.width; ++i) {
+    out[i] = {std::isnan(max[i]),
+              static_cast<double>(count[i]),
+              exp[i],
+              grad_max[i],
+              grad_rest[i],
+              g.At(i, static_cast<size_t>(max_step[i]))};
+  }
 }
 
-HWY_INLINE VW NaNIfBad(const SliceStats& st, VW v) {
-  return hn::IfThenElse(
-      st.bad, hn::Set(DW(), std::numeric_limits<double>::quiet_NaN()), v);
+// Scratch for the exponentials of one group: one vector per step.
+template <typename T>
+hwy::AlignedFreeUniquePtr<T[]> AllocateScratch(const SliceShape& s) {
+  const size_t lanes = hn::Lanes(DT<T>());
+  const size_t steps =
+      s.inner == 1 ? (s.axis_len + lanes - 1) / lanes : s.axis_len;
+  return hwy::AllocateAligned<T>(std::max<size_t>(steps * lanes, 1));
 }
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 template <bool kLog, typename T>
 void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
-  ForEachSliceGroup(s, [&](const SliceGroup& g) {
-    const SliceStats st = ComputeStats<GradSum::kNone>(g, x, x);
-    const VW log_sum = kLog ? LogSum(st) : hn::Zero(DW());
-    for (size_t k = 0; k < g.steps; ++k) {
-      const ShiftedExp se = ExpOfShifted(LoadStep(g, x, k, -kInf), st.max);
-      const VW out = kLog ? hn::Add(hn::Sub(se.d_hi, log_sum), se.d_lo)
-                          : hn::Div(se.e, st.sum);
-      StoreStep(NaNIfBad(st, out), g, y, k);
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
+  auto scratch = AllocateScratch<T>(s);
+  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+    const VT<T> m = SliceMax(g, x);
+    ExpSums<T> sums;
+    SliceTotals totals[kMaxLanes<T>];
+    HWY_ALIGN T scalar[kMaxLanes<T>] = {};
+    if constexpr (kLog) {
+      ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
+          g, x, x, m, static_cast<T*>(nullptr), sums);
+      Totals(g, m, sums, totals);
+      for (size_t i = 0; i < g.Slices(); ++i) {
+        const SliceTotals& t = totals[i];
+        // log S, by log1p(R) where S = 1 + R is near 1.
+        scalar[i] =
+            static_cast<T>(t.bad ? kNaN
+                                 : (t.count == 1 ? std::log1p(t.exp)
+                                                 : std::log(t.count + t.exp)));
+      }
+      // y = (d_hi - log S) + d_lo: both terms of the difference are <= 0,
+      // so nothing cancels.
+      const VT<T> log_sum = SliceVector(g, scalar);
+      const VT<T> neg_m = hn::Neg(m);
+      for (size_t k = 0; k < g.steps; ++k) {
+        const Shifted<T> sh = Shift<T>(
+            LoadStep(g, x, k, -std::numeric_limits<T>::infinity()), neg_m);
+        // d_lo is garbage where d_hi is -inf.
+        const VT<T> lo = hn::IfThenElseZero(hn::IsFinite(sh.hi), sh.lo);
+        StoreStep(hn::Add(hn::Sub(sh.hi, log_sum), lo), g, y, k);
+      }
+    } else {
+      ExpPass</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(
+          g, x, x, m, scratch.get(), sums);
+      Totals(g, m, sums, totals);
+      for (size_t i = 0; i < g.Slices(); ++i) {
+        scalar[i] = static_cast<T>(totals[i].bad ? kNaN : 1 / totals[i].exp);
+      }
+      const VT<T> inv_sum = SliceVector(g, scalar);
+      for (size_t k = 0; k < g.steps; ++k) {
+        StoreStep(hn::Mul(hn::Load(d, scratch.get() + k * lanes), inv_sum), g,
+                  y, k);
+      }
     }
   });
 }
@@ -287,83 +506,101 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
 template <bool kLog, typename T>
 void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
   constexpr GradSum kGrad = kLog ? GradSum::kPlain : GradSum::kTimesExp;
-  ForEachSliceGroup(s, [&](const SliceGroup& g) {
-    const SliceStats st = ComputeStats<kGrad>(g, x, grad);
-    // softmax: D = sum(g y) = (g_max + g_rest) / S.
-    // log_softmax: G = sum(g) = g_max + g_rest.
-    const VW total = kLog ? hn::Add(st.g_max, st.g_rest)
-                          : hn::Div(hn::Add(st.g_max, st.g_rest), st.sum);
-    for (size_t k = 0; k < g.steps; ++k) {
-      const ShiftedExp se = ExpOfShifted(LoadStep(g, x, k, -kInf), st.max);
-      const VW gv = LoadStep(g, grad, k, 0);
-      const VW p = hn::Div(se.e, st.sum);
-      const MW dominant = hn::And(st.dominant, se.is_max);
-      VW out;
-      if constexpr (kLog) {
-        // g - p G; for the dominant element g (1 - p) - p G_rest, with
-        // 1 - p = R / S.
-        out = hn::IfThenElse(dominant,
-                             hn::Sub(hn::Div(hn::Mul(gv, st.rest), st.sum),
-                                     hn::Mul(p, st.g_rest)),
-                             hn::NegMulAdd(p, total, gv));
-      } else {
-        // y (g - D); for the dominant element (e = 1, S = 1 + R)
-        // g - D = (g R - g_rest) / S.
-        const VW diff = hn::IfThenElse(
-            dominant, hn::Div(hn::MulSub(gv, st.rest, st.g_rest), st.sum),
-            hn::Sub(gv, total));
-        out = hn::Mul(p, diff);
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
+  auto scratch = AllocateScratch<T>(s);
+  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+    const VT<T> m = SliceMax(g, x);
+    ExpSums<T> sums;
+    ExpPass</*kSplit=*/true, kGrad, /*kStore=*/true>(g, x, grad, m,
+                                                     scratch.get(), sums);
+    SliceTotals totals[kMaxLanes<T>];
+    Totals(g, m, sums, totals);
+    HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total[kMaxLanes<T>] = {};
+    T dominant[kMaxLanes<T>] = {};
+    for (size_t i = 0; i < g.Slices(); ++i) {
+      const SliceTotals& t = totals[i];
+      const double sum = t.count + t.exp;
+      // softmax: D = sum(g y) = (g_max + g_rest) / S.
+      // log_softmax: G = sum(g) = g_max + g_rest.
+      const double all = t.grad_max + t.grad_rest;
+      inv_sum[i] = static_cast<T>(t.bad ? kNaN : 1 / sum);
+      total[i] = static_cast<T>(kLog ? all : all / sum);
+      if (!t.bad && t.count == 1) {
+        // The max element (e = 1, p = 1 / S, 1 - p = R / S), read before
+        // gx may overwrite g: softmax p (g - D) = (g R - g_rest) / S^2,
+        // log_softmax g (1 - p) - p g_rest = (g R - g_rest) / S.
+        const double diff = grad[t.max_at] * t.exp - t.grad_rest;
+        dominant[i] = static_cast<T>(kLog ? diff / sum : diff / sum / sum);
       }
-      StoreStep(NaNIfBad(st, out), g, gx, k);
+    }
+    const VT<T> inv = SliceVector(g, inv_sum);
+    const VT<T> tot = SliceVector(g, total);
+    for (size_t k = 0; k < g.steps; ++k) {
+      const VT<T> p = hn::Mul(hn::Load(d, scratch.get() + k * lanes), inv);
+      const VT<T> gv = LoadStep(g, grad, k, T{0});
+      // softmax: p (g - D); log_softmax: g - p G.
+      const VT<T> out =
+          kLog ? hn::NegMulAdd(p, tot, gv) : hn::Mul(p, hn::Sub(gv, tot));
+      StoreStep(out, g, gx, k);
+    }
+    for (size_t i = 0; i < g.Slices(); ++i) {
+      if (!totals[i].bad && totals[i].count == 1) {
+        gx[totals[i].max_at] = dominant[i];
+      }
     }
   });
 }
 
-// Jacobians, [outer, inner, K, K]. Per slice, p (softmax) and q = 1 - p
-// (from R / S for the dominant element) go to float64 rows first.
+// Jacobians, [outer, inner, K, K]. Per slice, p and q = 1 - p (from R / S
+// for the dominant element) go to double rows first.
 template <bool kLog, typename T>
 void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
-  const DW dw;
-  const size_t lanes = hn::Lanes(dw);
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
   const size_t len = s.axis_len;
-  std::vector<double> p_lanes(len * lanes), q_lanes(len * lanes);
-  // Rounded up to whole vectors: rows are read a vector at a time.
-  std::vector<double> p_row((len + lanes - 1) / lanes * lanes), q_row(len);
-  ForEachSliceGroup(s, [&](const SliceGroup& g) {
-    const SliceStats st = ComputeStats<GradSum::kNone>(g, x, x);
-    for (size_t k = 0; k < g.steps; ++k) {
-      const ShiftedExp se = ExpOfShifted(LoadStep(g, x, k, -kInf), st.max);
-      const VW p = hn::Div(se.e, st.sum);
-      const VW q =
-          hn::IfThenElse(hn::And(st.dominant, se.is_max),
-                         hn::Div(st.rest, st.sum), hn::Sub(hn::Set(dw, 1), p));
-      hn::StoreU(NaNIfBad(st, p), dw, p_lanes.data() + k * lanes);
-      hn::StoreU(NaNIfBad(st, q), dw, q_lanes.data() + k * lanes);
-    }
+  auto scratch = AllocateScratch<T>(s);
+  auto p_row = hwy::AllocateAligned<double>(len);
+  auto q_row = hwy::AllocateAligned<double>(len);
+  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+    const VT<T> m = SliceMax(g, x);
+    ExpSums<T> sums;
+    ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/true>(
+        g, x, x, m, scratch.get(), sums);
+    SliceTotals totals[kMaxLanes<T>];
+    Totals(g, m, sums, totals);
     // Slice index of lane 0 of this group.
     const size_t first_slice =
         g.along_axis
             ? g.offset / len
             : (g.offset / (len * s.inner)) * s.inner + g.offset % s.inner;
-    const size_t slices = g.along_axis ? 1 : g.width;
-    for (size_t l = 0; l < slices; ++l) {
-      for (size_t j = 0; j < len; ++j) {
-        const size_t at = g.along_axis ? j : j * lanes + l;
-        p_row[j] = p_lanes[at];
-        q_row[j] = q_lanes[at];
-      }
+    for (size_t l = 0; l < g.Slices(); ++l) {
+      const SliceTotals& t = totals[l];
       T* out = jac + (first_slice + l) * len * len;
-      const SliceGroup row{0, (len + lanes - 1) / lanes, lanes, len, true};
+      if (t.bad) {
+        std::fill(out, out + len * len, std::numeric_limits<T>::quiet_NaN());
+        continue;
+      }
+      const double sum = t.count + t.exp;
+      for (size_t j = 0; j < len; ++j) {
+        const T e = scratch[g.along_axis ? j : j * lanes + l];
+        p_row[j] = e / sum;
+        q_row[j] = 1 - p_row[j];
+      }
+      if (t.count == 1) {
+        const size_t k = g.along_axis ? t.max_at - g.offset
+                                      : (t.max_at - g.offset) / g.stride;
+        q_row[k] = t.exp / sum;
+      }
       for (size_t i = 0; i < len; ++i) {
         // softmax: J[i][j] = -p_i p_j, J[i][i] = p_i q_i.
         // log_softmax: J[i][j] = -p_j, J[i][i] = q_i.
-        const VW scale = hn::Set(dw, kLog ? -1.0 : -p_row[i]);
-        for (size_t k = 0; k < row.steps; ++k) {
-          StoreStep(hn::Mul(scale, hn::LoadU(dw, p_row.data() + k * lanes)),
-                    row, out + i * len, k);
+        const double scale = kLog ? -1.0 : -p_row[i];
+        T* row = out + i * len;
+        for (size_t j = 0; j < len; ++j) {
+          row[j] = static_cast<T>(scale * p_row[j]);
         }
-        out[i * len + i] =
-            static_cast<T>(kLog ? q_row[i] : p_row[i] * q_row[i]);
+        row[i] = static_cast<T>(kLog ? q_row[i] : p_row[i] * q_row[i]);
       }
     }
   });
