@@ -6,9 +6,11 @@
 // maximal element (ties go to the first, as PyTorch's max); the derivative is
 // a 0/1 mask marking it and backward routes g to it. A group holding NaN is
 // NaN in every mode (forward, all of its mask entries, all of its gx).
-// With inner > 1 the vectors run over inner; with inner == 1 each group is
-// handled one lane at a time (the elements of a group are adjacent, and
-// Highway 1.0.3 has no strided loads for general `pieces`).
+// With inner > 1 the vectors run over inner. With inner == 1 the elements of
+// a group are adjacent: groups of 2 and 4 (the common sizes) are split into
+// one vector per piece by LoadInterleaved2/4, Lanes() groups at a time, and
+// the results go back by StoreInterleaved2/4; other sizes are handled one
+// group at a time (Highway 1.0.3 has no strided loads for general `pieces`).
 // clang-format off: foreach_target.h must come before the -inl.h headers.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/maxout.cc"
@@ -44,9 +46,130 @@ HWY_INLINE void StorePartial(D d, hn::Vec<D> v, T* p, size_t n) {
   std::copy(buf, buf + n, p);
 }
 
-// Finds each group's winner and calls
+// The first maximal element of each lane's group of kPieces vectors, by the
+// rule of ForEachGroup: v[k] takes over the running max if it is greater; a
+// NaN anywhere makes the group NaN.
+template <class D, size_t kPieces>
+struct GroupWinner {
+  using M = hn::Mask<D>;
+  hn::Vec<D> max;
+  M nan;
+  M wins[kPieces];  // the lanes whose winner is piece k
+
+  HWY_INLINE GroupWinner(D d, const hn::Vec<D>* v)
+      : max(v[0]), nan(hn::IsNaN(v[0])) {
+    M greater[kPieces];
+    for (size_t k = 1; k < kPieces; ++k) {
+      greater[k] = hn::Gt(v[k], max);
+      max = hn::IfThenElse(greater[k], v[k], max);
+      nan = hn::Or(nan, hn::IsNaN(v[k]));
+    }
+    // Piece k wins where it took over and no later piece took over from it.
+    M later = hn::FirstN(d, 0);
+    for (size_t k = kPieces - 1; k >= 1; --k) {
+      wins[k] = hn::AndNot(later, greater[k]);
+      later = hn::Or(later, greater[k]);
+    }
+    wins[0] = hn::Not(later);
+  }
+};
+
+template <class D, typename T = hn::TFromD<D>>
+HWY_INLINE hn::Vec<D> NaNOr(D d, hn::Mask<D> nan, hn::Vec<D> v) {
+  return hn::IfThenElse(nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()),
+                        v);
+}
+
+// Adjacent groups of kPieces (2 or 4), one vector per piece.
+template <size_t kPieces, class D, typename T = hn::TFromD<D>>
+HWY_INLINE void LoadPieces(D d, const T* p, hn::Vec<D>* v) {
+  if constexpr (kPieces == 2) {
+    hn::LoadInterleaved2(d, p, v[0], v[1]);
+  } else {
+    hn::LoadInterleaved4(d, p, v[0], v[1], v[2], v[3]);
+  }
+}
+
+template <size_t kPieces, class D, typename T = hn::TFromD<D>>
+HWY_INLINE void StorePieces(D d, const hn::Vec<D>* v, T* p) {
+  if constexpr (kPieces == 2) {
+    hn::StoreInterleaved2(v[0], v[1], d, p);
+  } else {
+    hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, p);
+  }
+}
+
+// Groups of kPieces adjacent elements (inner == 1: all groups of the block
+// are contiguous), Lanes() groups per step. Calls
+//   emit(d, winner, group, n)
+// for the n valid lanes starting at group index `group`; out-of-range lanes
+// read 0 (their results are not stored).
+template <size_t kPieces, typename T, class Emit>
+void ForEachAdjacentGroups(const T* x, size_t groups, Emit emit) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t lanes = hn::Lanes(d);
+  for (size_t i = 0; i < groups; i += lanes) {
+    const size_t n = std::min(lanes, groups - i);
+    V v[kPieces];
+    if (n == lanes) {
+      LoadPieces<kPieces>(d, x + i * kPieces, v);
+    } else {
+      HWY_ALIGN T buf[kPieces * HWY_MAX_BYTES / sizeof(T)] = {};
+      std::copy(x + i * kPieces, x + (i + n) * kPieces, buf);
+      LoadPieces<kPieces>(d, buf, v);
+    }
+    emit(d, GroupWinner<decltype(d), kPieces>(d, v), i, n);
+  }
+}
+
+// Stores the pieces of n groups, interleaved.
+template <size_t kPieces, class D, typename T = hn::TFromD<D>>
+HWY_INLINE void StorePiecesPartial(D d, const hn::Vec<D>* v, T* p, size_t n) {
+  if (n == hn::Lanes(d)) return StorePieces<kPieces>(d, v, p);
+  HWY_ALIGN T buf[kPieces * HWY_MAX_BYTES / sizeof(T)];
+  StorePieces<kPieces>(d, v, buf);
+  std::copy(buf, buf + n * kPieces, p);
+}
+
+template <size_t kPieces, typename T>
+void AdjacentForward(const T* x, T* y, size_t groups) {
+  ForEachAdjacentGroups<kPieces>(
+      x, groups, [&](auto d, const auto& w, size_t group, size_t n) {
+        StorePartial(d, NaNOr(d, w.nan, w.max), y + group, n);
+      });
+}
+
+template <size_t kPieces, typename T>
+void AdjacentDerivative(const T* x, T* mask, size_t groups) {
+  ForEachAdjacentGroups<kPieces>(
+      x, groups, [&](auto d, const auto& w, size_t group, size_t n) {
+        hn::Vec<decltype(d)> out[kPieces];
+        for (size_t k = 0; k < kPieces; ++k) {
+          out[k] =
+              NaNOr(d, w.nan, hn::IfThenElseZero(w.wins[k], hn::Set(d, 1)));
+        }
+        StorePiecesPartial<kPieces>(d, out, mask + group * kPieces, n);
+      });
+}
+
+template <size_t kPieces, typename T>
+void AdjacentBackward(const T* x, const T* g, T* gx, size_t groups) {
+  ForEachAdjacentGroups<kPieces>(
+      x, groups, [&](auto d, const auto& w, size_t group, size_t n) {
+        const auto gv = LoadPartial(d, g + group, n);
+        hn::Vec<decltype(d)> out[kPieces];
+        for (size_t k = 0; k < kPieces; ++k) {
+          out[k] = NaNOr(d, w.nan, hn::IfThenElseZero(w.wins[k], gv));
+        }
+        StorePiecesPartial<kPieces>(d, out, gx + group * kPieces, n);
+      });
+}
+
+// Any `pieces` and inner: finds each group's winner and calls
 //   emit(d, max, winner, nan, x_offset, y_offset, lanes)
-// where x_offset is the group's first element and y_offset its output.
+// where winner holds the index of the winning piece, x_offset is the group's
+// first element and y_offset its output.
 template <typename T, class Emit>
 void ForEachGroup(const T* x, const SliceShape& s, Emit emit) {
   const auto run = [&](auto d) {
@@ -82,19 +205,28 @@ void ForEachGroup(const T* x, const SliceShape& s, Emit emit) {
   }
 }
 
+// Groups of 2 or 4 adjacent elements.
+bool Adjacent(const SliceShape& s, size_t pieces) {
+  return s.inner == 1 && s.pieces == pieces;
+}
+
 template <typename T>
 void Forward(const T* x, T* y, const SliceShape& s) {
+  const size_t groups = s.outer * s.axis_len / s.pieces;
+  if (Adjacent(s, 2)) return AdjacentForward<2>(x, y, groups);
+  if (Adjacent(s, 4)) return AdjacentForward<4>(x, y, groups);
   ForEachGroup(
       x, s,
       [&](auto d, auto m, auto, auto nan, size_t, size_t y_offset, size_t n) {
-        const auto out = hn::IfThenElse(
-            nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()), m);
-        StorePartial(d, out, y + y_offset, n);
+        StorePartial(d, NaNOr(d, nan, m), y + y_offset, n);
       });
 }
 
 template <typename T>
 void Derivative(const T* x, T* mask, const SliceShape& s) {
+  const size_t groups = s.outer * s.axis_len / s.pieces;
+  if (Adjacent(s, 2)) return AdjacentDerivative<2>(x, mask, groups);
+  if (Adjacent(s, 4)) return AdjacentDerivative<4>(x, mask, groups);
   ForEachGroup(
       x, s,
       [&](auto d, auto, auto winner, auto nan, size_t x_offset, size_t,
@@ -102,15 +234,16 @@ void Derivative(const T* x, T* mask, const SliceShape& s) {
         for (size_t k = 0; k < s.pieces; ++k) {
           const auto one = hn::IfThenElseZero(
               hn::Eq(winner, hn::Set(d, static_cast<T>(k))), hn::Set(d, 1));
-          const auto out = hn::IfThenElse(
-              nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()), one);
-          StorePartial(d, out, mask + x_offset + k * s.inner, n);
+          StorePartial(d, NaNOr(d, nan, one), mask + x_offset + k * s.inner, n);
         }
       });
 }
 
 template <typename T>
 void Backward(const T* x, const T* g, T* gx, const SliceShape& s) {
+  const size_t groups = s.outer * s.axis_len / s.pieces;
+  if (Adjacent(s, 2)) return AdjacentBackward<2>(x, g, gx, groups);
+  if (Adjacent(s, 4)) return AdjacentBackward<4>(x, g, gx, groups);
   ForEachGroup(x, s,
                [&](auto d, auto, auto winner, auto nan, size_t x_offset,
                    size_t y_offset, size_t n) {
@@ -118,10 +251,8 @@ void Backward(const T* x, const T* g, T* gx, const SliceShape& s) {
                  for (size_t k = 0; k < s.pieces; ++k) {
                    const auto routed = hn::IfThenElseZero(
                        hn::Eq(winner, hn::Set(d, static_cast<T>(k))), gv);
-                   const auto out = hn::IfThenElse(
-                       nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()),
-                       routed);
-                   StorePartial(d, out, gx + x_offset + k * s.inner, n);
+                   StorePartial(d, NaNOr(d, nan, routed),
+                                gx + x_offset + k * s.inner, n);
                  }
                });
 }

@@ -198,24 +198,36 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
  protected:
   const ActivationDef& def() const { return *GetParam(); }
 
+  // Grouped activations run pieces of 2 and 3 unless `pieces` is given.
   template <typename T>
-  void CheckShapes() {
+  void CheckShapes(size_t fixed_pieces = 0) {
     const ActivationDef& d = def();
     const AxisKernels<T>& kern = KernelsFor<T>(d);
     const double tolerance =
         sizeof(T) == 4 ? d.accuracy.ulp_f32 : d.accuracy.ulp_f64;
     const bool grouped = d.kind == ActivationKind::kGrouped;
-    std::vector<Shape> shapes = TestShapes(true);
+    std::vector<Shape> shapes = TestShapes(/*with_large=*/fixed_pieces == 0);
+    if (fixed_pieces != 0) {
+      // The checks are quadratic in the axis length: the extra runs keep to
+      // short axes (still hundreds of groups per tensor).
+      shapes.erase(
+          std::remove_if(shapes.begin(), shapes.end(),
+                         [](const Shape& sh) { return sh.axis_len > 64; }),
+          shapes.end());
+    }
     if (grouped) {
-      // Pieces of 2 and 3 in every layout.
-      for (Shape& sh : shapes) sh.axis_len *= 2 + sh.axis_len % 2;
+      for (Shape& sh : shapes) {
+        sh.axis_len *= fixed_pieces != 0 ? fixed_pieces : 2 + sh.axis_len % 2;
+      }
     }
     ForEachTarget([&](const char* target) {
       long double worst[3] = {0, 0, 0};
       uint64_t seed = 1;
       for (const Shape& sh : shapes) {
-        const size_t pieces =
-            grouped ? (sh.axis_len % 3 == 0 ? 3 : 2) : size_t{1};
+        const size_t pieces = !grouped               ? size_t{1}
+                              : fixed_pieces != 0    ? fixed_pieces
+                              : sh.axis_len % 3 == 0 ? 3
+                                                     : 2;
         const Case<T> c = MakeCase<T>(sh, pieces, seed++);
         const size_t k = sh.axis_len, out_len = c.OutLen();
         std::vector<T> y(c.Slices() * out_len), gx(c.x.size());
@@ -280,6 +292,13 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
 
 TEST_P(AxisKernelTest, ShapesFloat32) { CheckShapes<float>(); }
 TEST_P(AxisKernelTest, ShapesFloat64) { CheckShapes<double>(); }
+
+// maxout's groups of 4 (one vector per piece where inner == 1).
+TEST_P(AxisKernelTest, PiecesOfFour) {
+  if (def().kind != ActivationKind::kGrouped) GTEST_SKIP();
+  CheckShapes<float>(4);
+  CheckShapes<double>(4);
+}
 
 // Forward on long slices (the Jacobian would not fit: 4097^2 per slice).
 TEST_P(AxisKernelTest, LongSlices) {
