@@ -1,0 +1,87 @@
+// c expm1(z + zl) and c exp(z + zl) for a constant c, compiled once per SIMD
+// target (include after hwy/foreach_target.h).
+//
+// z + zl is an argument carried beyond working precision: celu's x / alpha is
+// z = fl(x / alpha) plus its rounding error zl, which exp would otherwise
+// amplify by |z| (up to 88 times half an ULP near float overflow); selu passes
+// zl = 0. With exp(z) = 2^q (1 + p), p = expm1 of the reduced argument
+// (|r| <= ln2 / 2, Highway's ExpPoly, about 1 ULP):
+//   exp(z + zl)      = 2^q (1 + p'),  p' = p + (1 + p) zl  (first order in zl)
+//   c expm1(z + zl)  = C p' + (C - c),  C = c 2^q exactly,
+// the latter by one multiply-add: no cancellation (q = 0 gives c p' itself),
+// and exp(z) is never formed on its own, so c exp(z) stays finite wherever
+// the result is. Where q > 0 the sum is formed at half scale and doubled
+// (exact), because C can overflow where C (1 + p') does not; elsewhere it is
+// formed at full scale so that subnormal results are rounded once.
+//
+// c must be a normal number; z any value (NaN lanes give an unspecified
+// value). Outside [lo, hi] the results are saturated: c expm1 -> -c and
+// c exp -> 0 below, and above, where |c| 2^q overflows for any normal c,
+// +-inf.
+
+#if defined(ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_
+#undef ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_
+#else
+#define ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace actserve {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class D, class V = hn::Vec<D>>
+class ExpTerms {
+ public:
+  ExpTerms(D d, V z, V zl) {
+    using T = hn::TFromD<D>;
+    constexpr bool kF32 = sizeof(T) == 4;
+    // lo: exp(lo) is below every subnormal even times 2^64. hi: q - 1 splits
+    // into two halves Pow2I can represent (127 / 1023), and c e^hi overflows
+    // for every normal c (e^176.5 = 2^254.6, e^1418.5 = 2^2046.5).
+    z = hn::Min(hn::Max(z, hn::Set(d, static_cast<T>(kF32 ? -120 : -800))),
+                hn::Set(d, static_cast<T>(kF32 ? 176.5 : 1418.5)));
+    const V inv_ln2 = hn::Set(d, static_cast<T>(1.442695040888963407359924681));
+    const V half = hn::CopySign(hn::Set(d, static_cast<T>(0.5)), z);
+    hn::impl::ExpImpl<T> impl;
+    q_ = impl.ToInt32(d, hn::MulAdd(z, inv_ln2, half));  // round(z / ln2)
+    const V p = impl.ExpPoly(d, impl.ExpReduce(d, z, q_));
+    p_ = hn::MulAdd(hn::Add(hn::Set(d, T{1}), p), zl, p);
+  }
+
+  // c expm1(z + zl).
+  V ScaledExpm1(D d, V c) const {
+    hn::impl::ExpImpl<hn::TFromD<D>> impl;
+    const VI32 k = hn::IfThenElseZero(hn::Gt(q_, hn::Zero(di32_)),
+                                      hn::Set(di32_, 1));  // 2^k: see top
+    const V c_k = hn::Mul(c, impl.Pow2I(d, hn::Neg(k)));
+    const V big_c = impl.LoadExpShortRange(d, c, hn::Sub(q_, k));
+    return hn::Mul(hn::MulAdd(big_c, p_, hn::Sub(big_c, c_k)),
+                   impl.Pow2I(d, k));
+  }
+
+  // c exp(z + zl); |c| well below the largest finite value.
+  V ScaledExp(D d, V c) const {
+    hn::impl::ExpImpl<hn::TFromD<D>> impl;
+    return impl.LoadExpShortRange(d, hn::MulAdd(c, p_, c), q_);
+  }
+
+ private:
+  using VI32 = hn::Vec<hn::Rebind<int32_t, D>>;
+  hn::Rebind<int32_t, D> di32_;
+  VI32 q_;
+  V p_;
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace actserve
+HWY_AFTER_NAMESPACE();
+
+#endif  // ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_
