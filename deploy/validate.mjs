@@ -172,6 +172,20 @@ export function consistencyErrors(manifests) {
     if (security.allowPrivilegeEscalation !== false) problem(at, "must forbid privilege escalation");
     if (!(security.capabilities?.drop ?? []).includes("ALL")) problem(at, "must drop ALL capabilities");
 
+    // Prometheus finds the metrics by the pod's prometheus.io/port annotation: it must be the
+    // port the server serves them on, and a declared container port.
+    const metricsArg = (container.args ?? []).find((a) => a.startsWith("--metrics_listen="));
+    if (metricsArg !== undefined) {
+      const metricsPort = Number(metricsArg.slice(metricsArg.lastIndexOf(":") + 1));
+      if (!containerPorts.includes(metricsPort)) {
+        problem(at, `--metrics_listen port ${metricsPort} is not a container port`);
+      }
+      const annotated = deployment.spec.template.metadata?.annotations?.["prometheus.io/port"];
+      if (annotated !== undefined && Number(annotated) !== metricsPort) {
+        problem(at, `prometheus.io/port ${annotated} is not the --metrics_listen port ${metricsPort}`);
+      }
+    }
+
     // The kubelet sends SIGKILL terminationGracePeriodSeconds after it starts stopping the pod,
     // preStop included; the server must have finished draining by then.
     const graceArg = (container.args ?? []).find((a) => a.startsWith("--shutdown_grace="));

@@ -120,8 +120,12 @@ for expected in 'user=10001:10001' 'stop=SIGTERM' 'health=[CMD /usr/local/bin/ac
   fi
 done
 
-port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-target="127.0.0.1:$port"
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+target="127.0.0.1:$(free_port)"
+# The image serves metrics on 0.0.0.0:9090; on the host network that port may be taken.
+metrics="127.0.0.1:$(free_port)"
 name="actserve-test-$$"
 workdir="$(mktemp -d)"
 # podman's own complaints (without systemd it cannot schedule health checks and says so on every
@@ -151,7 +155,8 @@ fail() {
 step "starting $name on $target"
 pm run -d --name "$name" --network host --read-only --read-only-tmpfs=false --cap-drop ALL \
   --security-opt no-new-privileges --health-interval disable \
-  -e "ACTSERVE_LISTEN=$target" "$ACTSERVE_IMAGE" --threads=2 --shutdown_grace=20s \
+  -e "ACTSERVE_LISTEN=$target" -e "ACTSERVE_METRICS_LISTEN=$metrics" "$ACTSERVE_IMAGE" \
+  --threads=2 --shutdown_grace=20s \
   >/dev/null 2>>"$podman_log" ||
   fail "podman run failed"
 
@@ -196,6 +201,16 @@ assert sigmoid.dtype == np.float32 and sigmoid.shape == x.shape, (sigmoid.dtype,
 assert np.allclose(sigmoid, ref, rtol=1e-6, atol=0), np.max(np.abs(sigmoid - ref) / ref)
 EOF
 step "eval relu and sigmoid through the container: correct"
+
+/usr/bin/python3 - "$metrics" <<'EOF' || fail "the metrics on $metrics lack those calls"
+import sys
+import urllib.request
+text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=30).read().decode()
+for fn in ("relu", "sigmoid"):
+    series = f'actserve_calls_total{{activation="{fn}",code="OK",method="Evaluate",mode="forward"}} 1'
+    assert series in text.splitlines(), f"no line {series}"
+EOF
+step "metrics of those calls: served on $metrics"
 
 started=$SECONDS
 pm stop -t "$STOP_GRACE_S" "$name" >/dev/null 2>>"$podman_log" || fail "podman stop failed"

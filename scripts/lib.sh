@@ -9,6 +9,7 @@ ACTSERVE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libsleef-dev
+  prometheus-cpp-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
   nodejs openssl yamllint docker-compose
 )

@@ -60,8 +60,11 @@ std::string BoundAddress(const std::string& listen, int port) {
 
 }  // namespace
 
-ActivationServer::ActivationServer(ServerConfig config)
-    : config_(std::move(config)), service_(config_) {}
+ActivationServer::ActivationServer(ServerConfig config,
+                                   std::unique_ptr<Metrics> metrics)
+    : config_(std::move(config)),
+      metrics_(std::move(metrics)),
+      service_(config_, metrics_.get()) {}
 
 absl::StatusOr<std::unique_ptr<ActivationServer>> ActivationServer::Start(
     ServerConfig config) {
@@ -77,8 +80,16 @@ absl::StatusOr<std::unique_ptr<ActivationServer>> ActivationServer::Start(
         "--threads ignored: the compute pool was already started");
   }
 
+  std::unique_ptr<Metrics> metrics;
+  if (!config.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<Metrics>> started =
+        Metrics::Start(config.metrics_listen);
+    if (!started.ok()) return started.status();
+    metrics = *std::move(started);
+  }
+
   std::unique_ptr<ActivationServer> server(
-      new ActivationServer(std::move(config)));
+      new ActivationServer(std::move(config), std::move(metrics)));
   const ServerConfig& c = server->config_;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

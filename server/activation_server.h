@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/activation_service.h"
+#include "server/metrics.h"
 #include "server/server_config.h"
 
 namespace actserve {
@@ -32,6 +33,11 @@ class ActivationServer {
   // The bound address: "127.0.0.1:40123" (a port of 0 resolved) or
   // "unix:/path".
   const std::string& address() const { return address_; }
+  // Where metrics are served ("127.0.0.1:9090", a port of 0 resolved); empty
+  // when config().metrics_listen is.
+  std::string metrics_address() const {
+    return metrics_ != nullptr ? metrics_->address() : "";
+  }
   const ServerConfig& config() const { return config_; }
 
   // A channel to this server without a socket, for tests.
@@ -46,9 +52,12 @@ class ActivationServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  explicit ActivationServer(ServerConfig config);
+  ActivationServer(ServerConfig config, std::unique_ptr<Metrics> metrics);
 
   const ServerConfig config_;
+  // Before service_, which records into it, and destroyed after the calls
+  // have ended.
+  const std::unique_ptr<Metrics> metrics_;
   ActivationService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

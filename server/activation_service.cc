@@ -17,8 +17,8 @@ namespace {
 template <typename Reactor>
 class RefusedCall : public Reactor {
  public:
-  RefusedCall(absl::string_view method, grpc::Status status) {
-    CallLog(method).Write(status);
+  RefusedCall(CallLog log, grpc::Status status) {
+    log.Write(status);
     this->Finish(std::move(status));
   }
   void OnDone() override { delete this; }
@@ -33,17 +33,23 @@ grpc::Status TooManyStreams(int max_active) {
 
 }  // namespace
 
-ActivationService::ActivationService(const ServerConfig& config)
-    : config_(config), limiter_(config.max_concurrent_streams) {}
+ActivationService::ActivationService(const ServerConfig& config,
+                                     Metrics* metrics)
+    : config_(config),
+      metrics_(metrics),
+      limiter_(config.max_concurrent_streams) {}
 
 grpc::ServerUnaryReactor* ActivationService::ListActivations(
     grpc::CallbackServerContext* context,
-    const v1::ListActivationsRequest* /*request*/,
+    const v1::ListActivationsRequest* request,
     v1::ListActivationsResponse* response) {
+  CallLog log("ListActivations", metrics_);
   for (const ActivationDef* def : AllActivations()) {
     ActivationInfoToProto(*def, response->add_activations());
   }
-  CallLog("ListActivations").Write(grpc::Status::OK);
+  log.AddRequestBytes(request->ByteSizeLong());
+  log.AddResponseBytes(response->ByteSizeLong());
+  log.Write(grpc::Status::OK);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -51,23 +57,28 @@ grpc::ServerUnaryReactor* ActivationService::ListActivations(
 
 grpc::ServerWriteReactor<v1::EvaluateResponse>* ActivationService::Evaluate(
     grpc::CallbackServerContext* context, const v1::EvaluateRequest* request) {
+  CallLog log("Evaluate", metrics_);
+  log.AddRequestBytes(request->ByteSizeLong());
   std::optional<StreamLimiter::Permit> permit = limiter_.TryAcquire();
   if (!permit.has_value()) {
     return new RefusedCall<grpc::ServerWriteReactor<v1::EvaluateResponse>>(
-        "Evaluate", TooManyStreams(limiter_.max_active()));
+        std::move(log), TooManyStreams(limiter_.max_active()));
   }
-  return new EvaluateReactor(context, request, config_, *std::move(permit));
+  return new EvaluateReactor(context, request, config_, *std::move(permit),
+                             std::move(log));
 }
 
 grpc::ServerBidiReactor<v1::EvaluateStreamRequest, v1::EvaluateStreamResponse>*
 ActivationService::EvaluateStream(grpc::CallbackServerContext* context) {
+  CallLog log("EvaluateStream", metrics_);
   std::optional<StreamLimiter::Permit> permit = limiter_.TryAcquire();
   if (!permit.has_value()) {
     return new RefusedCall<grpc::ServerBidiReactor<v1::EvaluateStreamRequest,
                                                    v1::EvaluateStreamResponse>>(
-        "EvaluateStream", TooManyStreams(limiter_.max_active()));
+        std::move(log), TooManyStreams(limiter_.max_active()));
   }
-  return new EvaluateStreamReactor(context, config_, *std::move(permit));
+  return new EvaluateStreamReactor(context, config_, *std::move(permit),
+                                   std::move(log));
 }
 
 }  // namespace actserve

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "actserve/v1/actserve.grpc.pb.h"
+#include "server/metrics.h"
 #include "server/server_config.h"
 #include "server/stream_limiter.h"
 
@@ -14,8 +15,8 @@ namespace actserve {
 // blocks on arithmetic.
 class ActivationService final : public v1::ActivationService::CallbackService {
  public:
-  // `config` must outlive the service.
-  explicit ActivationService(const ServerConfig& config);
+  // `config` and `metrics` (null: none) must outlive the service.
+  ActivationService(const ServerConfig& config, Metrics* metrics);
 
   grpc::ServerUnaryReactor* ListActivations(
       grpc::CallbackServerContext* context,
@@ -32,6 +33,7 @@ class ActivationService final : public v1::ActivationService::CallbackService {
 
  private:
   const ServerConfig& config_;
+  Metrics* const metrics_;
   StreamLimiter limiter_;
 };
 

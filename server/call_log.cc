@@ -4,14 +4,28 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 
 namespace actserve {
 
-CallLog::CallLog(absl::string_view method)
-    : method_(method), start_(absl::Now()) {}
+CallLog::CallLog(absl::string_view method, Metrics* metrics)
+    : method_(method), metrics_(metrics), start_(absl::Now()) {
+  if (metrics_ != nullptr) metrics_->CallStarted(method_);
+}
 
 void CallLog::Write(const grpc::Status& status) const {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
+  const absl::Duration duration = absl::Now() - start_;
+  if (metrics_ != nullptr) {
+    metrics_->CallEnded({.method = method_,
+                         .activation = activation_,
+                         .mode = mode_,
+                         .code = code,
+                         .elements = elements_,
+                         .request_bytes = request_bytes_,
+                         .response_bytes = response_bytes_,
+                         .duration = duration});
+  }
   const bool server_fault = code == absl::StatusCode::kInternal ||
                             code == absl::StatusCode::kUnknown ||
                             code == absl::StatusCode::kDataLoss;
@@ -25,8 +39,7 @@ void CallLog::Write(const grpc::Status& status) const {
   }
   absl::StrAppend(&line, " status=", absl::StatusCodeToString(code));
   if (!status.ok()) absl::StrAppend(&line, " (", status.error_message(), ")");
-  absl::StrAppend(
-      &line, " duration_ms=", absl::ToDoubleMilliseconds(absl::Now() - start_));
+  absl::StrAppend(&line, " duration_ms=", absl::ToDoubleMilliseconds(duration));
   Log(level, line);
 }
 

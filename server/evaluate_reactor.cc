@@ -25,11 +25,11 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 EvaluateReactor::EvaluateReactor(grpc::CallbackServerContext* context,
                                  const v1::EvaluateRequest* request,
                                  const ServerConfig& config,
-                                 StreamLimiter::Permit permit)
+                                 StreamLimiter::Permit permit, CallLog log)
     : context_(context),
       request_(*request),
       permit_(std::move(permit)),
-      log_("Evaluate") {
+      log_(std::move(log)) {
   absl::Status status = Prepare(config);
   {
     absl::MutexLock lock(&mu_);
@@ -205,6 +205,7 @@ void EvaluateReactor::Advance() {
     if (!stopping && !writing_ && !pending_.empty()) {
       writing_ = true;
       write = pending_.front().get();
+      log_.AddResponseBytes(write->ByteSizeLong());
     }
     if (!stopping && !computing_ && !computed_all_ &&
         pending_.size() < kMaxPendingResponses) {

@@ -30,7 +30,8 @@ class EvaluateReactor : public grpc::ServerWriteReactor<v1::EvaluateResponse> {
  public:
   EvaluateReactor(grpc::CallbackServerContext* context,
                   const v1::EvaluateRequest* request,
-                  const ServerConfig& config, StreamLimiter::Permit permit);
+                  const ServerConfig& config, StreamLimiter::Permit permit,
+                  CallLog log);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;

@@ -28,11 +28,11 @@ EvaluateStreamReactor::Tensor::Tensor(int32_t index, Evaluation evaluation,
 
 EvaluateStreamReactor::EvaluateStreamReactor(
     grpc::CallbackServerContext* context, const ServerConfig& config,
-    StreamLimiter::Permit permit)
+    StreamLimiter::Permit permit, CallLog log)
     : context_(context),
       config_(config),
       permit_(std::move(permit)),
-      log_("EvaluateStream") {
+      log_(std::move(log)) {
   Advance();
 }
 
@@ -76,6 +76,7 @@ void EvaluateStreamReactor::OnCancel() {
 }
 
 void EvaluateStreamReactor::ProcessMessage() {
+  log_.AddRequestBytes(request_.ByteSizeLong());
   switch (request_.payload_case()) {
     case v1::EvaluateStreamRequest::kHeader:
       status_ = StartTensor(request_.header());
@@ -228,6 +229,7 @@ void EvaluateStreamReactor::Advance() {
     if (!stopping && !writing_ && !pending_.empty()) {
       writing_ = true;
       write = pending_.front().get();
+      log_.AddResponseBytes(write->ByteSizeLong());
     }
     if (!stopping && !computing_ && tensor_ != nullptr &&
         tensor_->assembler.ready_units() > 0 &&

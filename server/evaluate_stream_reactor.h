@@ -39,7 +39,7 @@ class EvaluateStreamReactor
  public:
   EvaluateStreamReactor(grpc::CallbackServerContext* context,
                         const ServerConfig& config,
-                        StreamLimiter::Permit permit);
+                        StreamLimiter::Permit permit, CallLog log);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

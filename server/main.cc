@@ -56,7 +56,11 @@ int main(int argc, char** argv) {
                  std::string(server.status().message()).c_str());
     return 1;
   }
-  const std::string banner = HowToCall(**server);
+  std::string banner = HowToCall(**server);
+  if (!(*server)->metrics_address().empty()) {
+    absl::StrAppend(&banner, "actserve metrics on http://",
+                    (*server)->metrics_address(), "/metrics\n");
+  }
   std::fputs(banner.c_str(), stdout);
   std::fflush(stdout);
 

@@ -1,5 +1,6 @@
 #include "server/server_config.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace actserve {
@@ -51,6 +52,12 @@ absl::Status ServerConfig::Validate() const {
   if (!tls.client_ca.empty() && tls.cert_chain.empty()) {
     return absl::InvalidArgumentError(
         "--tls_client_ca: needs --tls_cert and --tls_key (mTLS is TLS)");
+  }
+  if (!metrics_listen.empty() && (absl::StartsWith(metrics_listen, "unix:") ||
+                                  !absl::StrContains(metrics_listen, ':'))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen: '", metrics_listen,
+        "' is not host:port (e.g. 0.0.0.0:9090); empty turns metrics off"));
   }
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--shutdown_grace: must be >= 0");

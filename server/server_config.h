@@ -47,6 +47,10 @@ struct ServerConfig {
   int max_concurrent_streams = 256;
   ChunkSizes chunk_sizes;
   TlsFiles tls;
+  // "host:port" serving Prometheus metrics over HTTP at /metrics (port 0
+  // picks a free one); empty: no metrics. Off by default so that a server
+  // started by hand opens no second port; the container turns it on.
+  std::string metrics_listen;
   // How long in-flight calls may run on after a shutdown request.
   absl::Duration shutdown_grace = absl::Seconds(10);
 

@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; when set, clients must present a certificate it "
           "signed (mutual TLS)");
+ABSL_FLAG(std::string, metrics_listen, kDefaults.metrics_listen,
+          "host:port to serve Prometheus metrics on over HTTP, at /metrics "
+          "(port 0 picks a free one); empty: no metrics");
 ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
           "On SIGTERM/SIGINT, how long calls in flight may finish before "
           "they are cancelled");
@@ -70,6 +73,7 @@ constexpr const char* kFlagNames[] = {
     "tls_cert",
     "tls_key",
     "tls_client_ca",
+    "metrics_listen",
     "shutdown_grace",
     "log_level",
 };
@@ -120,6 +124,7 @@ absl::StatusOr<ServerConfig> ConfigFromCommandLine(int argc, char** argv) {
   config.tls.cert_chain = absl::GetFlag(FLAGS_tls_cert);
   config.tls.private_key = absl::GetFlag(FLAGS_tls_key);
   config.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   status = config.Validate();
   if (!status.ok()) return status;

@@ -37,6 +37,15 @@ const cases = [
     editObject(dir, "service.yaml", 0, (d) => { d.spec.ports[0].targetPort = "http"; })],
   ["no headless Service", "expected a headless Service", (dir) =>
     editObject(dir, "service.yaml", 0, (d) => { delete d.spec.clusterIP; })],
+  ["metrics on an undeclared port", "--metrics_listen port 9091 is not a container port", (dir) =>
+    editObject(dir, "deployment.yaml", 0, (d) => {
+      container(d).args = container(d).args.map((a) =>
+        a.startsWith("--metrics_listen=") ? "--metrics_listen=0.0.0.0:9091" : a);
+    })],
+  ["scrape annotation on another port", "prometheus.io/port 9091 is not the --metrics_listen port", (dir) =>
+    editObject(dir, "deployment.yaml", 0, (d) => {
+      d.spec.template.metadata.annotations["prometheus.io/port"] = "9091";
+    })],
   ["grace shorter than the drain", "must be below terminationGracePeriodSeconds 20s", (dir) =>
     editObject(dir, "deployment.yaml", 0, (d) => { d.spec.template.spec.terminationGracePeriodSeconds = 20; })],
   ["writable root", "root filesystem must be read-only", (dir) =>

@@ -140,10 +140,38 @@ def _param_grads(gradients):
             for g in gradients}
 
 
-class Client:
-    """A connection to an actserve server.
+def _several_backends(target):
+    """Whether `target` names several servers: a dns: name (which may resolve
+    to many addresses) or an ipv4:/ipv6: list with commas."""
+    return target.startswith("dns:") or (
+        target.startswith(("ipv4:", "ipv6:")) and "," in target)
 
-    target: any gRPC target ("host:port", "unix:/path", "dns:///host:port").
+
+def _service_config(target):
+    """round_robin over several servers, and retries on UNAVAILABLE (what a
+    server that is restarting, or gone, answers); the same config as the
+    CLI's (client/channel.cc). Retrying is safe: every method is a pure
+    function of its request."""
+    return {
+        "loadBalancingConfig": [
+            {"round_robin" if _several_backends(target) else "pick_first": {}}
+        ],
+        "methodConfig": [{
+            "name": [{"service": "actserve.v1.ActivationService"}],
+            "retryPolicy": {
+                "maxAttempts": 4, "initialBackoff": "0.1s",
+                "maxBackoff": "2s", "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"]},
+        }],
+    }
+
+
+class Client:
+    """A connection to an actserve server, or several.
+
+    target: any gRPC target ("host:port", "unix:/path", "dns:///host:port",
+        "ipv4:10.0.0.1:50051,10.0.0.2:50051"); calls are spread round-robin
+        over the addresses of a dns: or multi-address target.
     credentials: grpc.ssl_channel_credentials(...) for TLS; None: plaintext.
     timeout: seconds allowed for each call.
     max_message_bytes: largest message sent or received.
@@ -153,19 +181,10 @@ class Client:
     def __init__(self, target="127.0.0.1:50051", *, credentials=None,
                  timeout=60.0, max_message_bytes=64 << 20,
                  chunk_bytes=1 << 20):
-        retry = {
-            "methodConfig": [{
-                "name": [{"service": "actserve.v1.ActivationService"}],
-                "retryPolicy": {
-                    "maxAttempts": 4, "initialBackoff": "0.1s",
-                    "maxBackoff": "2s", "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"]},
-            }]
-        }
         options = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.service_config", json.dumps(retry)),
+            ("grpc.service_config", json.dumps(_service_config(target))),
         ]
         if credentials is None:
             self._channel = grpc.insecure_channel(target, options=options)

@@ -45,6 +45,15 @@ def server_binary():
 
 
 @pytest.fixture(scope="session")
+def cli():
+    path = os.environ.get("ACTSERVE_CLIENT")
+    if not path:
+        pytest.fail("set ACTSERVE_CLIENT to the actserve-client binary "
+                    "(CTest does)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def server(server_binary):
     process, address = start_server(server_binary)
     yield address

@@ -12,15 +12,6 @@ import pytest
 import references
 
 
-@pytest.fixture(scope="session")
-def cli():
-    path = os.environ.get("ACTSERVE_CLIENT")
-    if not path:
-        pytest.fail("set ACTSERVE_CLIENT to the actserve-client binary "
-                    "(CTest does)")
-    return path
-
-
 @pytest.fixture()
 def run(cli, server):
     def run(*args, target=server):
