@@ -231,17 +231,26 @@ void EvaluateStreamReactor::Advance() {
       write = pending_.front().get();
       log_.AddResponseBytes(write->ByteSizeLong());
     }
-    if (!stopping && !computing_ && tensor_ != nullptr &&
-        tensor_->assembler.ready_units() > 0 &&
+    // Whole pieces only (the last may be short): chunks come out full, and
+    // pieces fall where Evaluate's do, so the results are the same.
+    const int64_t ready =
+        tensor_ != nullptr ? tensor_->assembler.ready_units() : 0;
+    const bool piece_waiting =
+        tensor_ != nullptr && ready >= tensor_->chunker.units_per_piece();
+    const bool last_piece_waiting =
+        ready > 0 && tensor_->assembler.all_received();
+    if (!stopping && !computing_ && (piece_waiting || last_piece_waiting) &&
         pending_.size() < kMaxPendingResponses) {
       computing_ = true;
       compute = tensor_->assembler.Take(tensor_->chunker.units_per_piece());
     }
-    // Read ahead only once the buffered input is being computed, so at most
-    // one message waits in memory.
+    // Read ahead only while less than a piece waits, so the buffer holds at
+    // most a piece plus one message.
+    const bool piece_still_waiting =
+        tensor_ != nullptr &&
+        tensor_->assembler.ready_units() >= tensor_->chunker.units_per_piece();
     if (!stopping && !reading_ && !reads_done_ && !message_waiting_ &&
-        pending_.size() < kMaxPendingResponses &&
-        (tensor_ == nullptr || tensor_->assembler.ready_units() == 0)) {
+        pending_.size() < kMaxPendingResponses && !piece_still_waiting) {
       reading_ = read = true;
     }
     // The call may only end once no compute or write uses this reactor; an

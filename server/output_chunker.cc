@@ -11,6 +11,21 @@ bool NothingToCompute(const Evaluation& evaluation) {
   return evaluation.input_elements() == 0 || evaluation.output_elements() == 0;
 }
 
+namespace {
+
+// The core sums parameter gradients in blocks of this many input elements,
+// counted from the start of the tensor (kBlockElements in
+// core/evaluation.cc). Pieces that begin and end on block boundaries add the
+// very partial sums of one Run over the whole tensor, in the same order, so
+// the gradients match it bit for bit.
+constexpr int64_t kParamGradBlockElements = 16384;
+
+int64_t RoundUp(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+}  // namespace
+
 OutputChunker::OutputChunker(const Evaluation& evaluation, int64_t chunk_bytes,
                              int32_t input_index)
     : evaluation_(evaluation),
@@ -19,7 +34,15 @@ OutputChunker::OutputChunker(const Evaluation& evaluation, int64_t chunk_bytes,
       input_index_(input_index),
       units_per_piece_(std::max<int64_t>(
           1,
-          chunk_elements_ / std::max<int64_t>(1, evaluation.output_unit()))) {}
+          chunk_elements_ / std::max<int64_t>(1, evaluation.output_unit()))) {
+  if (!evaluation.NewParameterGradients().empty()) {
+    units_per_piece_ =
+        RoundUp(units_per_piece_,
+                std::max<int64_t>(
+                    1, kParamGradBlockElements /
+                           std::max<int64_t>(1, evaluation.input_unit())));
+  }
+}
 
 v1::OutputChunk* OutputChunker::NewChunk(AddChunk add_chunk,
                                          int64_t element_offset) const {

@@ -29,8 +29,10 @@ class OutputChunker {
   OutputChunker(const Evaluation& evaluation, int64_t chunk_bytes,
                 int32_t input_index);
 
-  // Units per piece: as many as fill one chunk, at least one. A unit whose
-  // output exceeds a chunk (a large softmax Jacobian) becomes several chunks.
+  // Units per piece: as many as fill one chunk, at least one; in backward
+  // mode with learnable parameters, whole blocks of the core's gradient sums
+  // (a piece then spans several chunks). A unit whose output exceeds a chunk
+  // (a large softmax Jacobian) becomes several chunks too.
   int64_t units_per_piece() const { return units_per_piece_; }
 
   // Computes units [first_unit, first_unit + count): `x` and `grad_output`
