@@ -1,5 +1,6 @@
 #include "tests/server/server_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -19,7 +20,7 @@
 namespace actserve::testing {
 namespace {
 
-constexpr absl::string_view kBanner = "actserve listening on ";
+constexpr char kBanner[] = "actserve listening on ";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream file(path);
@@ -86,10 +87,7 @@ bool ServerProcess::WaitUntilListening(absl::Duration timeout) {
   const absl::Time end = absl::Now() + timeout;
   while (absl::Now() < end) {
     if (absl::StrContains(Stdout(), kBanner)) return true;
-    if (exited_ || waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      exited_ = true;
-      return false;
-    }
+    if (Reaped()) return false;
     absl::SleepFor(absl::Milliseconds(10));
   }
   return false;
@@ -99,7 +97,7 @@ std::string ServerProcess::address() const {
   const std::string out = Stdout();
   const size_t start = out.find(kBanner);
   if (start == std::string::npos) return "";
-  const size_t begin = start + kBanner.size();
+  const size_t begin = start + sizeof(kBanner) - 1;
   return out.substr(begin, out.find('\n', begin) - begin);
 }
 
@@ -107,18 +105,21 @@ void ServerProcess::Signal(int signal_number) const {
   kill(pid_, signal_number);
 }
 
+bool ServerProcess::Reaped() {
+  int status = 0;
+  if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) {
+    exited_ = true;
+    if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
+  }
+  return exited_;
+}
+
 std::optional<int> ServerProcess::WaitForExit(absl::Duration timeout) {
   const absl::Time end = absl::Now() + timeout;
-  while (absl::Now() < end) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      return std::nullopt;
-    }
+  while (!Reaped() && absl::Now() < end) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return std::nullopt;
+  return exit_code_;
 }
 
 std::string ServerProcess::Stdout() const { return ReadAll(stdout_path_); }

@@ -44,8 +44,12 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  // Collects the exit status if the process has ended; whether it has.
+  bool Reaped();
+
   pid_t pid_ = -1;
   bool exited_ = false;
+  std::optional<int> exit_code_;
   std::string stdout_path_;
   std::string stderr_path_;
 };
