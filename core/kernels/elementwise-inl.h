@@ -12,6 +12,8 @@
 // and, for a learnable scalar parameter theta,
 //   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  //
 //   df/dtheta
+//   static constexpr bool kParamPartialInLaneType = true;  // optional
+//     float32 arrays: ParamPartial in float32 lanes (see ParamGradLoop).
 //
 // Every element, including the tail of an array, goes through the same
 // vector code, so its bits never depend on where a block boundary falls.
@@ -26,6 +28,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "core/activation_params.h"
@@ -135,8 +138,19 @@ void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
   std::memcpy(out + i, xs, rest * sizeof(T));
 }
 
-// Sum of g[i] * df(x[i])/dtheta, always in float64: these sums run over up to
-// 2^31 terms.
+template <class Op, class = void>
+struct ParamPartialInLaneType : std::false_type {};
+template <class Op>
+struct ParamPartialInLaneType<Op, std::enable_if_t<Op::kParamPartialInLaneType>>
+    : std::true_type {};
+
+// Sum of g[i] * df(x[i])/dtheta, always accumulated in float64: these sums
+// run over up to 2^31 terms. Float32 terms are computed in float64 lanes,
+// unless the Op opts into float32 lanes for them (twice the lanes, no
+// conversions of x): then only g * term and the sum are in float64, and
+// vectors with a term that is not a normal float32 (overflow, NaN, subnormal)
+// are recomputed in float64. A term that underflows to zero is dropped, an
+// absolute error below FLT_TRUE_MIN |g|.
 template <class Op, typename T>
 double ParamGradLoop(const T* x, const T* g, size_t n,
                      const KernelParams& params) {
@@ -144,28 +158,56 @@ double ParamGradLoop(const T* x, const T* g, size_t n,
   hn::ScalableTag<double> dw;
   hn::Rebind<T, decltype(dw)> dt;
   const VecParams<decltype(dw)> pw(dw, params);
-  const size_t lanes = hn::Lanes(dw);
+  const size_t lanes_w = hn::Lanes(dw);
   auto sum = hn::Zero(dw);
-  const auto accumulate = [&](hn::Vec<decltype(dt)> xv,
-                              hn::Vec<decltype(dt)> gv) {
+  // g * term for lanes_w elements, the term computed in float64.
+  const auto accumulate_wide = [&](const T* xp, const T* gp) {
+    const auto xv = hn::LoadU(dt, xp);
+    const auto gv = hn::LoadU(dt, gp);
     if constexpr (std::is_same_v<T, double>) {
       sum = hn::MulAdd(gv, op.ParamPartial(dw, xv, pw), sum);
     } else {
-      const auto xw = hn::PromoteTo(dw, xv);
-      sum = hn::MulAdd(hn::PromoteTo(dw, gv), op.ParamPartial(dw, xw, pw), sum);
+      sum = hn::MulAdd(hn::PromoteTo(dw, gv),
+                       op.ParamPartial(dw, hn::PromoteTo(dw, xv), pw), sum);
+    }
+  };
+  // One vector of the lane type (all of it, or the padded tail).
+  hn::ScalableTag<T> d;
+  const VecParams<decltype(d)> p(d, params);
+  const size_t lanes = hn::Lanes(d);
+  const auto accumulate = [&](const T* xp, const T* gp) {
+    if constexpr (std::is_same_v<T, float> &&
+                  ParamPartialInLaneType<Op>::value) {
+      const auto term = op.ParamPartial(d, hn::LoadU(d, xp), p);
+      const auto magnitude = hn::Abs(term);
+      const auto normal_or_zero = hn::Or(
+          hn::Eq(magnitude, hn::Zero(d)),
+          hn::And(
+              hn::Ge(magnitude, hn::Set(d, std::numeric_limits<T>::min())),
+              hn::Le(magnitude, hn::Set(d, std::numeric_limits<T>::max()))));
+      if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
+        HWY_ALIGN T terms[HWY_MAX_BYTES / sizeof(T)];
+        hn::Store(term, d, terms);
+        for (size_t j = 0; j < lanes; j += lanes_w) {
+          sum = hn::MulAdd(hn::PromoteTo(dw, hn::LoadU(dt, gp + j)),
+                           hn::PromoteTo(dw, hn::Load(dt, terms + j)), sum);
+        }
+        return;
+      }
+    }
+    for (size_t j = 0; j < lanes; j += lanes_w) {
+      accumulate_wide(xp + j, gp + j);
     }
   };
   size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    accumulate(hn::LoadU(dt, x + i), hn::LoadU(dt, g + i));
-  }
+  for (; i + lanes <= n; i += lanes) accumulate(x + i, g + i);
   if (i < n) {
     // Padding lanes have g = 0 and x = 0, where every partial is finite.
-    HWY_ALIGN T xs[HWY_MAX_BYTES / sizeof(double)] = {};
-    HWY_ALIGN T gs[HWY_MAX_BYTES / sizeof(double)] = {};
+    HWY_ALIGN T xs[HWY_MAX_BYTES / sizeof(T)] = {};
+    HWY_ALIGN T gs[HWY_MAX_BYTES / sizeof(T)] = {};
     std::memcpy(xs, x + i, (n - i) * sizeof(T));
     std::memcpy(gs, g + i, (n - i) * sizeof(T));
-    accumulate(hn::LoadU(dt, xs), hn::LoadU(dt, gs));
+    accumulate(xs, gs);
   }
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
