@@ -15,8 +15,9 @@
 // formed at full scale so that subnormal results are rounded once.
 //
 // c must be a normal number; z any value (NaN lanes give an unspecified
-// value). Outside [lo, hi] the results are saturated: c expm1 -> -c and
-// c exp -> 0 below, and above, where |c| 2^q overflows for any normal c,
+// value); zl is ignored where it is not finite. Outside [lo, hi] the results
+// are saturated: c expm1 -> -c and c exp -> 0 below, and above, where |c| 2^q
+// overflows for any normal c,
 // +-inf.
 
 #if defined(ACTSERVE_CORE_KERNELS_EXP_TERMS_INL_H_) == \
@@ -28,6 +29,7 @@
 #endif
 
 #include <cstdint>
+#include <limits>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -46,8 +48,13 @@ class ExpTerms {
     // lo: exp(lo) is below every subnormal even times 2^64. hi: q - 1 splits
     // into two halves Pow2I can represent (127 / 1023), and c e^hi overflows
     // for every normal c (e^176.5 = 2^254.6, e^1418.5 = 2^2046.5).
-    z = hn::Min(hn::Max(z, hn::Set(d, static_cast<T>(kF32 ? -120 : -800))),
+    const V clamped =
+        hn::Min(hn::Max(z, hn::Set(d, static_cast<T>(kF32 ? -120 : -800))),
                 hn::Set(d, static_cast<T>(kF32 ? 176.5 : 1418.5)));
+    // zl belongs to the unclamped z (and is NaN where the caller's remainder
+    // overflowed): the saturated results do not depend on it.
+    zl = hn::IfThenElseZero(hn::And(hn::Eq(clamped, z), hn::IsFinite(zl)), zl);
+    z = clamped;
     const V inv_ln2 = hn::Set(d, static_cast<T>(1.442695040888963407359924681));
     const V half = hn::CopySign(hn::Set(d, static_cast<T>(0.5)), z);
     hn::impl::ExpImpl<T> impl;
@@ -63,14 +70,28 @@ class ExpTerms {
                                       hn::Set(di32_, 1));  // 2^k: see top
     const V c_k = hn::Mul(c, impl.Pow2I(d, hn::Neg(k)));
     const V big_c = impl.LoadExpShortRange(d, c, hn::Sub(q_, k));
-    return hn::Mul(hn::MulAdd(big_c, p_, hn::Sub(big_c, c_k)),
+    const V sum = hn::MulAdd(big_c, p_, hn::Sub(big_c, c_k));
+    // An infinite C would meet -inf (p' < 0) in the sum; the result is C
+    // then, since 1 + p' > 0.5.
+    return hn::Mul(hn::IfThenElse(hn::IsInf(big_c), big_c, sum),
                    impl.Pow2I(d, k));
   }
 
-  // c exp(z + zl); |c| well below the largest finite value.
+  // c exp(z + zl) for any c (backward passes use c = g).
   V ScaledExp(D d, V c) const {
-    hn::impl::ExpImpl<hn::TFromD<D>> impl;
-    return impl.LoadExpShortRange(d, hn::MulAdd(c, p_, c), q_);
+    using T = hn::TFromD<D>;
+    hn::impl::ExpImpl<T> impl;
+    // c (1 + p') by one multiply-add, unless |c| is so large that it could
+    // overflow (or is inf, where the multiply-add gives inf - inf): then
+    // (c / 2) fl(1 + p') times 2, where the result cannot be subnormal.
+    const auto huge =
+        hn::Gt(hn::Abs(c), hn::Set(d, std::numeric_limits<T>::max() / 2));
+    const V half_c = hn::Mul(c, hn::Set(d, T(0.5)));
+    const V scaled =
+        hn::IfThenElse(huge, hn::Mul(half_c, hn::Add(hn::Set(d, T{1}), p_)),
+                       hn::MulAdd(c, p_, c));
+    const V y = impl.LoadExpShortRange(d, scaled, q_);
+    return hn::IfThenElse(huge, hn::Add(y, y), y);
   }
 
  private:
