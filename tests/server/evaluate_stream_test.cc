@@ -1,6 +1,8 @@
 // EvaluateStream over an in-process channel: results equal the core's for
 // tensors split anywhere, and every protocol violation ends the call with a
 // status naming the problem.
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -117,6 +119,25 @@ TEST_F(EvaluateStreamTest, EveryActivationAndModeMatchesCore) {
       }
     }
   }
+}
+
+TEST_F(EvaluateStreamTest, ParameterGradientsOfLargeTensorsMatchCore) {
+  int tested = 0;
+  for (const ActivationDef* def : AllActivations()) {
+    const bool learnable =
+        std::any_of(def->params.begin(), def->params.end(),
+                    [](const ParamDef& p) { return p.learnable; });
+    if (!learnable) continue;
+    SCOPED_TRACE(def->name);
+    const StreamedTensor tensor = MakeStreamedTensor(
+        def->name, Mode::kBackward, DType::kFloat32, {3, 4, 20011}, 1024, 3);
+    const StreamResult result = CallEvaluateStream(
+        *stub_, StreamMessages(tensor.header, tensor.x, tensor.grad_output,
+                               9973, 7919));
+    ExpectStreamMatches(result, {tensor});
+    ++tested;
+  }
+  if (tested == 0) GTEST_SKIP() << "no activation has learnable parameters";
 }
 
 TEST_F(EvaluateStreamTest, SeveralTensorsOnOneStream) {

@@ -1,5 +1,6 @@
 // Evaluate over an in-process channel: every activation, mode and dtype gives
 // the bytes the core computes locally, chunked as the API promises.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -126,6 +127,26 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<const ActivationDef*>& info) {
       return std::string(info.param->name);
     });
+
+// Gradients of learnable parameters are sums over the whole tensor; a
+// tensor of many core blocks, in small chunks, still sums to RunAll's bits.
+TEST_F(EvaluateTest, ParameterGradientsOfLargeTensorsMatchCoreBitwise) {
+  int tested = 0;
+  for (const ActivationDef* def : AllActivations()) {
+    const bool learnable =
+        std::any_of(def->params.begin(), def->params.end(),
+                    [](const ParamDef& p) { return p.learnable; });
+    if (!learnable) continue;
+    for (DType dtype : kDTypes) {
+      SCOPED_TRACE(absl::StrCat(def->name, " ", DTypeName(dtype)));
+      ExpectMatchesCore(*stub_, def->name, {}, Mode::kBackward,
+                        {{dtype, {3, 4, 20011}}, {dtype, {2, 4, 99}}},
+                        /*chunk_bytes=*/1024);
+      ++tested;
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no activation has learnable parameters";
+}
 
 TEST_F(EvaluateTest, BatchOfShapesIncludingScalarAndEmpty) {
   for (Mode mode : kModes) {
