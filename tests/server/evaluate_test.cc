@@ -148,6 +148,18 @@ TEST_F(EvaluateTest, ParameterGradientsOfLargeTensorsMatchCoreBitwise) {
   if (tested == 0) GTEST_SKIP() << "no activation has learnable parameters";
 }
 
+// The same for prelu's per-channel slopes: one gradient per channel.
+TEST_F(EvaluateTest, PerChannelGradientsOfLargeTensorsMatchCoreBitwise) {
+  if (FindActivation("prelu") == nullptr) GTEST_SKIP() << "no prelu yet";
+  ActivationParams params;
+  params.channel_alpha = {0.1, 0.2, 0.3, 0.4};
+  for (DType dtype : kDTypes) {
+    SCOPED_TRACE(DTypeName(dtype));
+    ExpectMatchesCore(*stub_, "prelu", params, Mode::kBackward,
+                      {{dtype, {8, 4, 20011}}}, /*chunk_bytes=*/0);
+  }
+}
+
 TEST_F(EvaluateTest, BatchOfShapesIncludingScalarAndEmpty) {
   for (Mode mode : kModes) {
     SCOPED_TRACE(ModeName(mode));
