@@ -48,6 +48,7 @@
 
 #include "core/activation_def.h"
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -72,20 +73,26 @@ using TI = hn::TFromD<DI<T>>;
 template <typename T>
 constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(T);
 
-// exp(hi + lo) for hi <= 0 and |lo| <= ulp(hi) / 2; 0 where hi is below
-// kExpFloor (where e^hi rounds to 0), -inf or NaN, whatever lo holds there.
-// Highway's Exp reduction and polynomials (hwy/contrib/math, 1 ULP), with
-// three changes for this domain: lo joins the reduced argument, q comes from
-// a shifter constant instead of float-int conversions, and 2^q is applied
-// as 2^(q + kBias) * 2^-kBias, whose single rounding keeps subnormal results
-// exact to half their ULP.
+// ExpOfSum returns e^x * kExpScale: never subnormal, so the callers' one
+// multiply by a per-slice kExpScale^-1 / S rounds subnormal results once.
+template <typename T>
+constexpr int kExpScaleLog2 = sizeof(T) == 4 ? 64 : 512;
+template <typename T>
+const double kExpScale = std::ldexp(1.0, kExpScaleLog2<T>);
+
+// exp(hi + lo) * kExpScale for hi <= 0 and |lo| <= ulp(hi) / 2; 0 where hi
+// is below kExpFloor (where e^hi rounds to 0), -inf or NaN, whatever lo
+// holds there. Highway's Exp reduction and polynomials (hwy/contrib/math,
+// 1 ULP), with four changes for this domain: lo joins the reduced argument,
+// q comes from a shifter constant instead of float-int conversions,
+// 2^q (1 + expm1(r)) is one FMA, and the result is scaled as above.
 template <typename T>
 HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
   const DT<T> d;
   const DI<T> di;
   constexpr bool kF32 = sizeof(T) == 4;
   constexpr int kMantissa = kF32 ? 23 : 52;
-  constexpr TI<T> kBias = kF32 ? 64 : 512;
+  constexpr TI<T> kBias = kExpScaleLog2<T>;
   constexpr TI<T> kExponentBias = kF32 ? 127 : 1023;
   // e^-104 < 2^-150 and e^-746 < 2^-1075: both round to 0.
   const VT<T> kExpFloor = hn::Set(d, static_cast<T>(kF32 ? -104.0 : -746.0));
@@ -139,18 +146,16 @@ HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
         r8, p8_10,
         hn::MulAdd(r4, hn::MulAdd(r2, p67, p45), hn::MulAdd(r2, p23, p01)));
   }
-  // e^r = 1 + r + r^2 poly.
-  const VT<T> exp_r =
-      hn::Add(hn::MulAdd(poly, r2, r), hn::Set(d, static_cast<T>(1)));
-  // (bits of t) << kMantissa is q << kMantissa: the shifter's own bits
-  // shift out.
-  const VI<T> scale_bits = hn::Add(
-      hn::ShiftLeft<kMantissa>(hn::BitCast(di, t)),
-      hn::Set(di, static_cast<TI<T>>((kExponentBias + kBias) << kMantissa)));
-  const VT<T> e =
-      hn::Mul(hn::Mul(exp_r, hn::BitCast(d, scale_bits)),
-              hn::Set(d, static_cast<T>(kF32 ? 0x1p-64 : 0x1p-512)));
-  return hn::IfThenElseZero(hn::Ge(hi, kExpFloor), e);
+  // expm1(r) = r + r^2 poly.
+  const VT<T> expm1_r = hn::MulAdd(poly, r2, r);
+  // 2^(q + kBias): (bits of t) << kMantissa is q << kMantissa, the
+  // shifter's own bits shift out.
+  const VT<T> scale = hn::BitCast(
+      d, hn::Add(hn::ShiftLeft<kMantissa>(hn::BitCast(di, t)),
+                 hn::Set(di, static_cast<TI<T>>((kExponentBias + kBias)
+                                                << kMantissa))));
+  return hn::IfThenElseZero(hn::Ge(hi, kExpFloor),
+                            hn::MulAdd(expm1_r, scale, scale));
 }
 
 template <typename T>
@@ -241,7 +246,10 @@ struct SliceGroup {
   size_t steps;   // vectors per slice
   size_t stride;  // elements between consecutive vectors
   size_t width;   // along_axis: the axis length; else: slices in the group
+  size_t full;    // steps [0, full) have all lanes valid
   bool along_axis;
+  // along_axis and not the block's last slice: the next slice follows.
+  bool next_follows;
 
   // Valid lanes of vector `step`.
   size_t Count(size_t step, size_t lanes) const {
@@ -261,11 +269,12 @@ void ForEachSliceGroup(const SliceShape& s, Fn fn) {
     const size_t base = o * s.axis_len * s.inner;
     if (s.inner == 1) {
       fn(SliceGroup{base, (s.axis_len + lanes - 1) / lanes, lanes, s.axis_len,
-                    true});
+                    s.axis_len / lanes, true, o + 1 < s.outer});
     } else {
       for (size_t c = 0; c < s.inner; c += lanes) {
-        fn(SliceGroup{base + c, s.axis_len, s.inner,
-                      std::min(lanes, s.inner - c), false});
+        const size_t width = std::min(lanes, s.inner - c);
+        fn(SliceGroup{base + c, s.axis_len, s.inner, width,
+                      width == lanes ? s.axis_len : 0, false, false});
       }
     }
   }
@@ -276,9 +285,9 @@ template <typename T>
 HWY_INLINE VT<T> LoadStep(const SliceGroup& g, const T* p, size_t step, T pad) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
-  const size_t n = g.Count(step, lanes);
   p += g.offset + step * g.stride;
-  if (HWY_LIKELY(n == lanes)) return hn::LoadU(d, p);
+  if (HWY_LIKELY(step < g.full)) return hn::LoadU(d, p);
+  const size_t n = g.Count(step, lanes);
   HWY_ALIGN T buf[kMaxLanes<T>];
   for (size_t i = 0; i < lanes; ++i) buf[i] = i < n ? p[i] : pad;
   return hn::Load(d, buf);
@@ -289,9 +298,9 @@ template <typename T>
 HWY_INLINE void StoreStep(VT<T> v, const SliceGroup& g, T* p, size_t step) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
-  const size_t n = g.Count(step, lanes);
   p += g.offset + step * g.stride;
-  if (HWY_LIKELY(n == lanes)) return hn::StoreU(v, d, p);
+  if (HWY_LIKELY(step < g.full)) return hn::StoreU(v, d, p);
+  const size_t n = g.Count(step, lanes);
   HWY_ALIGN T buf[kMaxLanes<T>];
   hn::Store(v, d, buf);
   std::copy(buf, buf + n, p);
@@ -373,7 +382,13 @@ HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
     VT<T> gv = hn::Zero(d), grad_term = hn::Zero(d);
     if constexpr (kGrad != GradSum::kNone) {
       gv = LoadStep(g, grad, k, T{0});
-      grad_term = kGrad == GradSum::kTimesExp ? hn::Mul(gv, e) : gv;
+      // g e unscaled: e * kExpScale could overflow with large g.
+      grad_term =
+          kGrad == GradSum::kTimesExp
+              ? hn::Mul(
+                    gv,
+                    hn::Mul(e, hn::Set(d, static_cast<T>(1 / kExpScale<T>))))
+              : gv;
     }
     if constexpr (kSplit) {
       // x == m exactly where d_hi == 0: distinct floats never round to 0.
@@ -398,7 +413,7 @@ HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
 struct SliceTotals {
   bool bad;
   double count;  // c (with the max split off)
-  double exp;    // S, or R with the max split off
+  double exp;    // S, or R with the max split off (unscaled)
   double grad_max, grad_rest;
   size_t max_at;  // element offset of the max where c == 1
 };
@@ -419,7 +434,7 @@ void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
   if (g.along_axis) {
     SliceTotals& t = out[0];
     t.bad = std::isnan(max[0]);
-    t.exp = sums.exp.Total();
+    t.exp = sums.exp.Total() / kExpScale<T>;
     t.grad_max = sums.grad_max.Total();
     t.grad_rest = sums.grad_rest.Total();
     t.count = 0;
@@ -431,6 +446,7 @@ void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
     return;
   }
   sums.exp.PerLane(exp);
+  for (double& e : exp) e /= kExpScale<T>;
   sums.grad_max.PerLane(grad_max);
   sums.grad_rest.PerLane(grad_rest);
   for (size_t i = 0; i < g.width; ++i) {
@@ -459,7 +475,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
   auto scratch = AllocateScratch<T>(s);
-  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+  ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     const VT<T> m = SliceMax(g, x);
     ExpSums<T> sums;
     SliceTotals totals[kMaxLanes<T>];
@@ -492,7 +508,8 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
           g, x, x, m, scratch.get(), sums);
       Totals(g, m, sums, totals);
       for (size_t i = 0; i < g.Slices(); ++i) {
-        scalar[i] = static_cast<T>(totals[i].bad ? kNaN : 1 / totals[i].exp);
+        scalar[i] = static_cast<T>(
+            totals[i].bad ? kNaN : 1 / (totals[i].exp * kExpScale<T>));
       }
       const VT<T> inv_sum = SliceVector(g, scalar);
       for (size_t k = 0; k < g.steps; ++k) {
@@ -509,7 +526,7 @@ void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
   auto scratch = AllocateScratch<T>(s);
-  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+  ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     const VT<T> m = SliceMax(g, x);
     ExpSums<T> sums;
     ExpPass</*kSplit=*/true, kGrad, /*kStore=*/true>(g, x, grad, m,
@@ -524,7 +541,7 @@ void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
       // softmax: D = sum(g y) = (g_max + g_rest) / S.
       // log_softmax: G = sum(g) = g_max + g_rest.
       const double all = t.grad_max + t.grad_rest;
-      inv_sum[i] = static_cast<T>(t.bad ? kNaN : 1 / sum);
+      inv_sum[i] = static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T>));
       total[i] = static_cast<T>(kLog ? all : all / sum);
       if (!t.bad && t.count == 1) {
         // The max element (e = 1, p = 1 / S, 1 - p = R / S), read before
@@ -562,7 +579,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
   auto scratch = AllocateScratch<T>(s);
   auto p_row = hwy::AllocateAligned<double>(len);
   auto q_row = hwy::AllocateAligned<double>(len);
-  ForEachSliceGroup<T>(s, [&](const SliceGroup& g) {
+  ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     const VT<T> m = SliceMax(g, x);
     ExpSums<T> sums;
     ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/true>(
@@ -584,7 +601,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
       const double sum = t.count + t.exp;
       for (size_t j = 0; j < len; ++j) {
         const T e = scratch[g.along_axis ? j : j * lanes + l];
-        p_row[j] = e / sum;
+        p_row[j] = e / (sum * kExpScale<T>);
         q_row[j] = 1 - p_row[j];
       }
       if (t.count == 1) {
