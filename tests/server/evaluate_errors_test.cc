@@ -130,23 +130,15 @@ std::vector<ErrorCase> Cases() {
   };
 }
 
-class EvaluateErrorsTest : public ::testing::TestWithParam<ErrorCase> {
+class EvaluateErrorsTest : public SharedServerTest,
+                           public ::testing::WithParamInterface<ErrorCase> {
  protected:
   static void SetUpTestSuite() {
     ServerConfig config = TestConfig();
     config.limits.max_elements = 4096;  // for TooManyElements
-    server_ = StartServer(config).release();
-    stub_ = InProcessStub(*server_).release();
+    StartSharedServer(config);
   }
-  static void TearDownTestSuite() {
-    delete stub_;
-    delete server_;
-  }
-  static ActivationServer* server_;
-  static v1::ActivationService::Stub* stub_;
 };
-ActivationServer* EvaluateErrorsTest::server_ = nullptr;
-v1::ActivationService::Stub* EvaluateErrorsTest::stub_ = nullptr;
 
 TEST_P(EvaluateErrorsTest, ClearStatusAndServerKeepsServing) {
   const ErrorCase& error = GetParam();

@@ -18,22 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class EvaluateStreamTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = StartServer(TestConfig()).release();
-    stub_ = InProcessStub(*server_).release();
-  }
-  static void TearDownTestSuite() {
-    delete stub_;
-    delete server_;
-  }
-
-  static ActivationServer* server_;
-  static v1::ActivationService::Stub* stub_;
-};
-ActivationServer* EvaluateStreamTest::server_ = nullptr;
-v1::ActivationService::Stub* EvaluateStreamTest::stub_ = nullptr;
+class EvaluateStreamTest : public SharedServerTest {};
 
 struct StreamedTensor {
   v1::StreamHeader header;

@@ -20,22 +20,7 @@ constexpr DType kDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kFloat16,
                              DType::kBFloat16};
 constexpr Mode kModes[] = {Mode::kForward, Mode::kDerivative, Mode::kBackward};
 
-class EvaluateTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = StartServer(TestConfig()).release();
-    stub_ = InProcessStub(*server_).release();
-  }
-  static void TearDownTestSuite() {
-    delete stub_;
-    delete server_;
-  }
-
-  static ActivationServer* server_;
-  static v1::ActivationService::Stub* stub_;
-};
-ActivationServer* EvaluateTest::server_ = nullptr;
-v1::ActivationService::Stub* EvaluateTest::stub_ = nullptr;
+class EvaluateTest : public SharedServerTest {};
 
 // Sends `inputs` of one activation and mode in one request and compares
 // every output and parameter gradient with the core's RunAll.

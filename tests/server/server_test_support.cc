@@ -10,6 +10,23 @@
 
 namespace actserve::testing {
 
+ActivationServer* SharedServerTest::server_ = nullptr;
+v1::ActivationService::Stub* SharedServerTest::stub_ = nullptr;
+
+void SharedServerTest::SetUpTestSuite() { StartSharedServer(TestConfig()); }
+
+void SharedServerTest::StartSharedServer(ServerConfig config) {
+  server_ = StartServer(std::move(config)).release();
+  stub_ = InProcessStub(*server_).release();
+}
+
+void SharedServerTest::TearDownTestSuite() {
+  delete stub_;
+  delete server_;
+  stub_ = nullptr;
+  server_ = nullptr;
+}
+
 ServerConfig TestConfig() {
   ServerConfig config;
   config.listen = "127.0.0.1:0";

@@ -14,12 +14,27 @@
 #include "absl/strings/string_view.h"
 #include "actserve/v1/actserve.grpc.pb.h"
 #include "core/evaluation.h"
+#include "gtest/gtest.h"
 #include "server/activation_server.h"
 #include "server/server_config.h"
 
 // Shared by the server tests: starting servers, building requests, running
 // calls and computing the expected results with the core directly.
 namespace actserve::testing {
+
+// A fixture whose tests share one in-process server, started for the suite
+// (a suite that needs other limits starts its own in SetUpTestSuite).
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  static void StartSharedServer(ServerConfig config);
+
+  static v1::ActivationService::Stub* stub_;
+
+ private:
+  static ActivationServer* server_;
+};
 
 // A config for tests: a free port on loopback.
 ServerConfig TestConfig();
