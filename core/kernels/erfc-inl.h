@@ -1,8 +1,9 @@
-// erfc(x) for float and double vectors, compiled once per SIMD target (include
-// after hwy/foreach_target.h). Highway 1.0.3 has no erf; SLEEF 3.5.1's erfc
+// erfc(x) for double vectors, compiled once per SIMD target (include after
+// hwy/foreach_target.h). Highway 1.0.3 has no erf; SLEEF 3.5.1's erfc
 // (maximum error 1.5 ULP, full range, erfc(-inf) = 2, erfc(inf) = 0) is
 // called per ISA on full AVX-512, AVX2 and SSE4 vectors, and per lane (its
-// scalar erfc) on the other targets and partial vectors.
+// scalar erfc) on the other targets and partial vectors. Only gelu's float64
+// lanes use it: its float32 path has a rational of its own (gelu.cc).
 //
 // sleef.h declares its AVX and AVX-512 entry points only when the whole
 // translation unit is compiled for them; here only the per-target regions are,
@@ -23,10 +24,8 @@
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3
-extern "C" __m512 Sleef_erfcf16_u15avx512f(__m512);
 extern "C" __m512d Sleef_erfcd8_u15avx512f(__m512d);
 #elif HWY_TARGET == HWY_AVX2
-extern "C" __m256 Sleef_erfcf8_u15avx2(__m256);
 extern "C" __m256d Sleef_erfcd4_u15avx2(__m256d);
 #endif
 namespace actserve {
@@ -35,43 +34,18 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V Erfc(D d, V x) {
-  using T = hn::TFromD<D>;
-  constexpr bool kF32 = sizeof(T) == 4;
-  [[maybe_unused]] constexpr size_t kBytes = hn::MaxLanes(D()) * sizeof(T);
+  static_assert(sizeof(hn::TFromD<D>) == 8, "float64 lanes only");
+  [[maybe_unused]] constexpr size_t kBytes = hn::MaxLanes(D()) * sizeof(double);
 #if HWY_TARGET == HWY_AVX3
-  if constexpr (kBytes == 64) {
-    if constexpr (kF32) {
-      return V{Sleef_erfcf16_u15avx512f(x.raw)};
-    } else {
-      return V{Sleef_erfcd8_u15avx512f(x.raw)};
-    }
-  }
+  if constexpr (kBytes == 64) return V{Sleef_erfcd8_u15avx512f(x.raw)};
 #elif HWY_TARGET == HWY_AVX2
-  if constexpr (kBytes == 32) {
-    if constexpr (kF32) {
-      return V{Sleef_erfcf8_u15avx2(x.raw)};
-    } else {
-      return V{Sleef_erfcd4_u15avx2(x.raw)};
-    }
-  }
+  if constexpr (kBytes == 32) return V{Sleef_erfcd4_u15avx2(x.raw)};
 #elif HWY_TARGET == HWY_SSE4
-  if constexpr (kBytes == 16) {
-    if constexpr (kF32) {
-      return V{Sleef_erfcf4_u15sse4(x.raw)};
-    } else {
-      return V{Sleef_erfcd2_u15sse4(x.raw)};
-    }
-  }
+  if constexpr (kBytes == 16) return V{Sleef_erfcd2_u15sse4(x.raw)};
 #endif
-  HWY_ALIGN T lanes[hn::MaxLanes(D())];
+  HWY_ALIGN double lanes[hn::MaxLanes(D())];
   hn::Store(x, d, lanes);
-  for (size_t i = 0; i < hn::Lanes(d); ++i) {
-    if constexpr (kF32) {
-      lanes[i] = Sleef_erfcf_u15(lanes[i]);
-    } else {
-      lanes[i] = Sleef_erfc_u15(lanes[i]);
-    }
-  }
+  for (size_t i = 0; i < hn::Lanes(d); ++i) lanes[i] = Sleef_erfc_u15(lanes[i]);
   return hn::Load(d, lanes);
 }
 
