@@ -2,7 +2,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -145,6 +148,65 @@ TEST(BinaryTest, HealthAndReflection) {
   }
   EXPECT_THAT(services, Contains(kActivationServiceName));
   EXPECT_THAT(services, Contains("grpc.health.v1.Health"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+// A CA, and a server and a client certificate it signed, made with the
+// openssl command; empty if it is missing.
+std::string MakeCertificates() {
+  const std::string dir = MakeTempDir();
+  std::ofstream(dir + "/make.sh")
+      << "set -e\n"
+         "key='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+         "openssl req -x509 $key -days 1 -subj /CN=test-ca -keyout ca.key "
+         "-out ca.pem\n"
+         "echo subjectAltName=DNS:localhost,IP:127.0.0.1 > san\n"
+         "for who in server client; do\n"
+         "  openssl req $key -subj /CN=$who -keyout $who.key -out $who.csr\n"
+         "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key "
+         "-CAcreateserial -days 1 -extfile san -out $who.pem\n"
+         "done\n";
+  const std::string command =
+      absl::StrCat("cd ", dir, " && bash make.sh >/dev/null 2>&1");
+  return std::system(command.c_str()) == 0 ? dir : "";
+}
+
+TEST(BinaryTest, MutualTls) {
+  const std::string certs = MakeCertificates();
+  if (certs.empty()) GTEST_SKIP() << "the openssl command is not available";
+  ServerProcess server({"--listen=127.0.0.1:0",
+                        "--tls_cert=" + certs + "/server.pem",
+                        "--tls_key=" + certs + "/server.key",
+                        "--tls_client_ca=" + certs + "/ca.pem"});
+  ASSERT_TRUE(server.WaitUntilListening()) << server.Stderr();
+  EXPECT_THAT(server.Stdout(), HasSubstr("https://"));
+
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFile(certs + "/ca.pem");
+  v1::ListActivationsResponse catalog;
+  {
+    auto stub = v1::ActivationService::NewStub(grpc::CreateCustomChannel(
+        server.address(), grpc::SslCredentials(options), ClientArgs()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    EXPECT_FALSE(stub->ListActivations(&context, {}, &catalog).ok())
+        << "a client without a certificate is turned away";
+  }
+  options.pem_private_key = ReadFile(certs + "/client.key");
+  options.pem_cert_chain = ReadFile(certs + "/client.pem");
+  auto stub = v1::ActivationService::NewStub(grpc::CreateCustomChannel(
+      server.address(), grpc::SslCredentials(options), ClientArgs()));
+  grpc::ClientContext context;
+  EXPECT_TRUE(stub->ListActivations(&context, {}, &catalog).ok());
+  EXPECT_EQ(catalog.activations_size(),
+            static_cast<int>(AllActivations().size()));
 }
 
 TEST(BinaryTest, SecondServerOnABusyPortFailsLoudly) {
