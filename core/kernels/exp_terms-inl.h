@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "core/kernels/product_error-inl.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
@@ -70,7 +71,20 @@ class ExpTerms {
                                       hn::Set(di32_, 1));  // 2^k: see top
     const V c_k = hn::Mul(c, impl.Pow2I(d, hn::Neg(k)));
     const V big_c = impl.LoadExpShortRange(d, c, hn::Sub(q_, k));
-    const V sum = hn::MulAdd(big_c, p_, hn::Sub(big_c, c_k));
+    const V rest = hn::Sub(big_c, c_k);
+#if HWY_NATIVE_FMA
+    const V sum = hn::MulAdd(big_c, p_, rest);
+#else
+    // Highway's MulAdd rounds the product first here, which the cancellation
+    // just above q = 1 (C p' ~ -0.58 c against C - c = c) amplifies to over
+    // 4 ULP; adding the product's rounding error back avoids that. The error
+    // is NaN where C is so large that Veltkamp's split overflows; the result
+    // is inf there anyway.
+    const V product = hn::Mul(big_c, p_);
+    const V error = ProductError(d, big_c, p_, product);
+    const V sum = hn::Add(hn::Add(product, rest),
+                          hn::IfThenElseZero(hn::IsFinite(error), error));
+#endif
     // An infinite C would meet -inf (p' < 0) in the sum; the result is C
     // then, since 1 + p' > 0.5.
     return hn::Mul(hn::IfThenElse(hn::IsInf(big_c), big_c, sum),
