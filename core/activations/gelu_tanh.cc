@@ -97,10 +97,7 @@ struct GeluTanhParts {
 };
 
 struct GeluTanhOp {
-  template <class D, class V = hn::Vec<D>>
-  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const {
-    return hn::FirstN(d, 0);
-  }
+  ACTSERVE_NEVER_WIDE
 
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
@@ -108,19 +105,10 @@ struct GeluTanhOp {
     return SigmoidGate<D>(d, s.z, s.z_lo).XSigmoid(x);
   }
 
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>&) const {
-    const SplitQuotient<V> y = SplitDerivative(d, x);
-    return hn::Add(y.q, y.correction);
-  }
+  ACTSERVE_DERIVATIVE_FROM_SPLIT
 
   template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>&) const {
-    return TimesSplitQuotient(d, g, SplitDerivative(d, x));
-  }
-
-  template <class D, class V = hn::Vec<D>>
-  SplitQuotient<V> SplitDerivative(D d, V x) const {
+  SplitQuotient<V> SplitDerivative(D d, V x, const VecParams<D>&) const {
     const GeluTanhParts<D> s(d, x);
     const SigmoidGate<D> gate(d, s.z, s.z_lo);
     V w, w_lo;

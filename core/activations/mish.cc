@@ -107,10 +107,7 @@ struct MishParts {
 };
 
 struct MishOp {
-  template <class D, class V = hn::Vec<D>>
-  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const {
-    return hn::FirstN(d, 0);
-  }
+  ACTSERVE_NEVER_WIDE
 
   // x e (e + 2) / (e^2 + 2e + 2) or x (1 + 2e) / (1 + 2e + 2e^2), numerator
   // and denominator to twice the precision, the quotient corrected.
@@ -138,19 +135,10 @@ struct MishOp {
                           hn::Add(y.q, y.correction));
   }
 
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>&) const {
-    const SplitQuotient<V> y = SplitDerivative(d, x);
-    return hn::Add(y.q, y.correction);
-  }
+  ACTSERVE_DERIVATIVE_FROM_SPLIT
 
   template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>&) const {
-    return TimesSplitQuotient(d, g, SplitDerivative(d, x));
-  }
-
-  template <class D, class V = hn::Vec<D>>
-  SplitQuotient<V> SplitDerivative(D d, V x) const {
+  SplitQuotient<V> SplitDerivative(D d, V x, const VecParams<D>&) const {
     using T = hn::TFromD<D>;
     const MishParts<D> s(d, x);
     const SigmoidGate<D>& g = s.g;

@@ -160,6 +160,20 @@ HWY_INLINE V TimesSplitQuotient(D d, V g, const SplitQuotient<V>& s) {
   return hn::Add(gq, hn::MulAdd(g, s.correction, ProductError(d, g, s.q, gq)));
 }
 
+// Derivative and Backward for an Op with
+//   SplitQuotient<V> SplitDerivative(D d, V x, const VecParams<D>& p) const;
+// backward folds g in before the final rounding.
+#define ACTSERVE_DERIVATIVE_FROM_SPLIT                         \
+  template <class D, class V = hn::Vec<D>>                     \
+  V Derivative(D d, V x, const VecParams<D>& p) const {        \
+    const SplitQuotient<V> y = SplitDerivative(d, x, p);       \
+    return hn::Add(y.q, y.correction);                         \
+  }                                                            \
+  template <class D, class V = hn::Vec<D>>                     \
+  V Backward(D d, V x, V g, const VecParams<D>& p) const {     \
+    return TimesSplitQuotient(d, g, SplitDerivative(d, x, p)); \
+  }
+
 // The rounding error of z = beta x, 0 where z is infinite. Without FMA,
 // Dekker's splitting overflows for huge factors; there it is kept to |z| <
 // 1024 (beyond which e = 0) and factors below 2^100 (float) / 2^900.
@@ -196,26 +210,14 @@ struct SwishOp {
     SigmoidGate<D> gate;
   };
 
-  template <class D, class V = hn::Vec<D>>
-  hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const {
-    return hn::FirstN(d, 0);
-  }
+  ACTSERVE_NEVER_WIDE
 
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>& p) const {
     return Parts<D>(d, x, p).gate.XSigmoid(x);
   }
 
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>& p) const {
-    const SplitQuotient<V> d_split = SplitDerivative(d, x, p);
-    return hn::Add(d_split.q, d_split.correction);
-  }
-
-  template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {
-    return TimesSplitQuotient(d, g, SplitDerivative(d, x, p));
-  }
+  ACTSERVE_DERIVATIVE_FROM_SPLIT
 
   // f' as q + correction (see SigmoidGate::Derivative).
   template <class D, class V = hn::Vec<D>>
