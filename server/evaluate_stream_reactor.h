@@ -23,11 +23,12 @@
 namespace actserve {
 
 // One EvaluateStream call: per tensor a StreamHeader, then StreamData pieces.
-// Whole units are computed on the shared pool as soon as they have arrived,
+// Input is computed on the shared pool a piece (one chunk of results) at a
+// time as soon as a whole piece has arrived (or the tensor's last units),
 // while the next message is being received and earlier results are on the
 // wire. The next message is read only when few results wait to be sent and
-// the buffered input has been taken for computing, so memory stays a few
-// chunks plus one request message however long the tensor is.
+// less than a piece of input is buffered, so memory stays a few chunks plus
+// one request message however long the tensor is.
 //
 // Protocol errors end the call: malformed content (bad offsets, sizes, shapes)
 // with INVALID_ARGUMENT; messages out of order (data before a header, a header
