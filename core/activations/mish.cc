@@ -109,30 +109,47 @@ struct MishParts {
 struct MishOp {
   ACTSERVE_NEVER_WIDE
 
-  // x e (e + 2) / (e^2 + 2e + 2) or x (1 + 2e) / (1 + 2e + 2e^2), numerator
-  // and denominator to twice the precision, the quotient corrected.
+  // y = x A / (A + k) with A = e (e + 2), k = 2 (x < 0) or A = 1 + 2e,
+  // k = 2e^2 (x >= 0): numerator and denominator to twice the precision, the
+  // quotient corrected.
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     using T = hn::TFromD<D>;
-    const MishParts<D> s(d, x);
-    const SigmoidGate<D>& g = s.g;
-    const V t = hn::Mul(s.xc, s.e_plus_2);
-    const V t_low =
-        hn::MulAdd(s.xc, s.e_plus_2_low, ProductError(d, s.xc, s.e_plus_2, t));
-    V scaled, scaled_low;
-    g.TimesE(d, t, t_low, scaled, scaled_low);
-    const V p = hn::Mul(s.xc, s.one_plus_2e);
-    const V p_low = hn::MulAdd(s.xc, s.one_plus_2e_low,
-                               ProductError(d, s.xc, s.one_plus_2e, p));
-    const SplitQuotient<V> y =
-        DivideSplit(d, hn::IfThenElse(g.negative, scaled, p),
-                    hn::IfThenElse(g.negative, scaled_low, p_low),
-                    hn::IfThenElse(g.negative, s.den_neg, s.den_pos),
-                    hn::IfThenElse(g.negative, s.den_neg_low, s.den_pos_low),
-                    g.result_scale);
+    const V limit = hn::Set(d, T{1000});
+    const V xc = hn::Min(hn::Max(x, hn::Neg(limit)), limit);
+    const SigmoidGate<D> g(d, xc, hn::Zero(d));
+    const V two = hn::Set(d, T{2});
+    const V e = g.e;
+    // x < 0: A 2^64 = (e + 2) e 2^64 from the unrounded exp split.
+    const V e_plus_2 = hn::Add(e, two);
+    const V e_plus_2_low = hn::Add(FastSumError(two, e, e_plus_2), g.e_low);
+    V a_neg, a_neg_low;
+    g.TimesE(d, e_plus_2, e_plus_2_low, a_neg, a_neg_low);
+    const V a_neg_unscaled = hn::Mul(a_neg, g.unscale);
+    const V den_neg = hn::Add(a_neg_unscaled, two);
+    const V den_neg_low = hn::MulAdd(a_neg_low, g.unscale,
+                                     SumError(a_neg_unscaled, two, den_neg));
+    // x >= 0: A = 1 + 2e, k = 2e^2 <= A.
+    const V two_e = hn::Add(e, e);
+    const V a_pos = hn::Add(g.one, two_e);
+    const V a_pos_low =
+        hn::MulAdd(two, g.e_low, FastSumError(g.one, two_e, a_pos));
+    const V k = hn::Mul(two_e, e);
+    const V den_pos = hn::Add(a_pos, k);
+    const V den_pos_low =
+        hn::Add(hn::Add(FastSumError(a_pos, k, den_pos), a_pos_low),
+                hn::MulAdd(two_e, g.e_low, ProductError(d, two_e, e, k)));
+    const V a = hn::IfThenElse(g.negative, a_neg, a_pos);
+    const V a_low = hn::IfThenElse(g.negative, a_neg_low, a_pos_low);
+    const V numerator = hn::Mul(xc, a);
+    const V numerator_low =
+        hn::MulAdd(xc, a_low, ProductError(d, xc, a, numerator));
+    const SplitQuotient<V> y = DivideSplit(
+        d, numerator, numerator_low,
+        hn::IfThenElse(g.negative, den_neg, den_pos),
+        hn::IfThenElse(g.negative, den_neg_low, den_pos_low), g.result_scale);
     // Above the clamp y = x, infinity included.
-    return hn::IfThenElse(hn::Gt(x, hn::Set(d, T{1000})), x,
-                          hn::Add(y.q, y.correction));
+    return hn::IfThenElse(hn::Gt(x, limit), x, hn::Add(y.q, y.correction));
   }
 
   ACTSERVE_DERIVATIVE_FROM_SPLIT
