@@ -476,19 +476,33 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
     };
     std::vector<double>& values = (*grads)[0].values;
     if (per_channel) {
-      // Each channel is summed in element order by one thread.
+      // One thread per channel. Each block's share of a channel is summed
+      // first and added to the total in block order, like the scalar path,
+      // so Runs split at block boundaries give the bits of one Run.
       const int64_t channels = axis_len_;
       pool.ParallelFor(channels, [&](int64_t c) {
         KernelParams p = kernel_params_;
         p.alpha = channel_alpha_[c];
         const int64_t row = channels * inner_;
-        double sum = 0;
+        int64_t block = -1;
+        double block_sum = 0;
         for (int64_t o = first / row; o * row < end; ++o) {
-          const int64_t lo = std::max(first, o * row + c * inner_);
+          int64_t lo = std::max(first, o * row + c * inner_);
           const int64_t hi = std::min(end, o * row + (c + 1) * inner_);
-          if (lo < hi) sum += param_sum(p, lo, hi);
+          while (lo < hi) {
+            const int64_t lo_block = lo / kBlockElements;
+            if (lo_block != block) {
+              values[c] += block_sum;
+              block_sum = 0;
+              block = lo_block;
+            }
+            const int64_t piece_end =
+                std::min(hi, (lo_block + 1) * kBlockElements);
+            block_sum += param_sum(p, lo, piece_end);
+            lo = piece_end;
+          }
         }
-        values[c] += sum;
+        values[c] += block_sum;
       });
     } else {
       std::vector<double> partial(blocks);
@@ -525,6 +539,12 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
   });
 }
 
+int64_t Evaluation::block_units() const {
+  if (def_->kind == ActivationKind::kElementwise) return kBlockElements;
+  return std::max<int64_t>(1,
+                           kBlockElements / std::max<int64_t>(1, input_unit_));
+}
+
 template <typename T>
 void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
                          const void* gv, void* outv, ThreadPool& pool) const {
@@ -533,8 +553,7 @@ void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
   const T* x = static_cast<const T*>(xv);
   const T* g = static_cast<const T*>(gv);
   T* out = static_cast<T*>(outv);
-  const int64_t rows_per_block =
-      std::max<int64_t>(1, kBlockElements / std::max<int64_t>(1, input_unit_));
+  const int64_t rows_per_block = block_units();
   const int64_t end = first + count;
   const int64_t first_block = first / rows_per_block;
   const int64_t blocks = (end - 1) / rows_per_block - first_block + 1;

@@ -71,6 +71,11 @@ class Evaluation {
   int64_t output_unit() const { return output_unit_; }  // out elements per unit
   int64_t grad_unit() const { return grad_unit_; }  // grad elements per unit
 
+  // Work is split in blocks of this many units, aligned to the tensor's
+  // start. Parameter gradients of Runs over ranges that begin on block
+  // boundaries are bitwise those of one Run over the whole tensor.
+  int64_t block_units() const;
+
   // Zeroed accumulators for the learnable parameters (empty when there are
   // none or the mode is not backward). Run adds into them.
   std::vector<ParameterGradient> NewParameterGradients() const;

@@ -13,13 +13,6 @@ bool NothingToCompute(const Evaluation& evaluation) {
 
 namespace {
 
-// The core sums parameter gradients in blocks of this many input elements,
-// counted from the start of the tensor (kBlockElements in
-// core/evaluation.cc). Pieces that begin and end on block boundaries add the
-// very partial sums of one Run over the whole tensor, in the same order, so
-// the gradients match it bit for bit.
-constexpr int64_t kParamGradBlockElements = 16384;
-
 int64_t RoundUp(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
@@ -35,12 +28,10 @@ OutputChunker::OutputChunker(const Evaluation& evaluation, int64_t chunk_bytes,
       units_per_piece_(std::max<int64_t>(
           1,
           chunk_elements_ / std::max<int64_t>(1, evaluation.output_unit()))) {
+  // Pieces that begin on the core's block boundaries give parameter
+  // gradients bit for bit equal to one Run over the whole tensor.
   if (!evaluation.NewParameterGradients().empty()) {
-    units_per_piece_ =
-        RoundUp(units_per_piece_,
-                std::max<int64_t>(
-                    1, kParamGradBlockElements /
-                           std::max<int64_t>(1, evaluation.input_unit())));
+    units_per_piece_ = RoundUp(units_per_piece_, evaluation.block_units());
   }
 }
 

@@ -259,6 +259,20 @@ TEST_P(EveryActivationTest, BitwiseIdenticalAcrossThreadsAndRanges) {
         unit += count;
       }
       EXPECT_EQ(pieces, a.out);
+      // Split on block boundaries, parameter gradients keep their bits too.
+      std::vector<ParameterGradient> aligned = e->NewParameterGradients();
+      std::vector<uint8_t> scratch(a.out.size());
+      for (int64_t u = 0; u < e->units(); u += 2 * e->block_units()) {
+        const int64_t count = std::min(2 * e->block_units(), e->units() - u);
+        ASSERT_TRUE(
+            e->Run(u, count, x.data() + u * e->input_unit() * item,
+                   g.empty() ? nullptr : g.data() + u * e->grad_unit() * item,
+                   scratch.data() + u * e->output_unit() * item, &aligned, one)
+                .ok());
+      }
+      for (size_t i = 0; i < aligned.size(); ++i) {
+        EXPECT_EQ(aligned[i].values, a.grads[i].values);
+      }
       for (size_t i = 0; i < grads.size(); ++i) {
         for (size_t j = 0; j < grads[i].values.size(); ++j) {
           EXPECT_NEAR(grads[i].values[j], a.grads[i].values[j],
