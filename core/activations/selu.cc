@@ -5,11 +5,12 @@
 //   alpha  = 1.6732632423543772848170429916717.
 //
 // lambda alpha (exp(x) - 1) never subtracts a rounded exp (the literal form
-// loses all relative accuracy near 0): with exp(x) = 2^q (1 + p) and
-// C = lambda alpha 2^q, it is C p + (C - lambda alpha) by one multiply-add,
-// and lambda alpha exp(x) = (lambda alpha (1 + p)) 2^q rounds once into the
-// subnormals (ExpTerms, as elu). The constants rounded to float are 0.29
-// (lambda) and 0.20 ULP (lambda alpha) off. All in the lane type.
+// loses all relative accuracy near 0): with exp(x) = 2^q (1 + p) (ExpSplit)
+// and C = lambda alpha 2^q, it is C p + (C - lambda alpha) by one
+// multiply-add, and lambda alpha exp(x) = (lambda alpha 2^{q+64}) (1 + p)
+// 2^-64 rounds once into the subnormals, as in elu. The constants rounded to
+// float are 0.29 (lambda) and 0.20 ULP (lambda alpha) off. All in the lane
+// type.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/selu.cc"
 // clang-format off: foreach_target.h re-includes this file once per target and
@@ -17,7 +18,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // clang-format on
 #include "core/kernels/elementwise-inl.h"
-#include "core/kernels/exp_terms-inl.h"
+#include "core/kernels/exp_scaled-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -34,17 +35,25 @@ struct SeluOp {
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     using T = hn::TFromD<D>;
-    const ExpTerms<D> e(d, hn::Min(x, hn::Zero(d)), hn::Zero(d));
-    const V negative =
-        e.ScaledExpm1(d, hn::Set(d, static_cast<T>(kLambdaAlpha)));
+    const V c = hn::Set(d, static_cast<T>(kLambdaAlpha));
+    const ExpSplit<D> e(d, hn::Min(x, hn::Zero(d)));
+    // C = c 2^q; inexact only where it is subnormal, next to c itself.
+    const V big_c =
+        hn::Mul(hn::Mul(c, e.scale),
+                hn::Set(d, static_cast<T>(1.0 / 18446744073709551616.0)));
+    const V negative = hn::MulAdd(big_c, e.poly, hn::Sub(big_c, c));
     const V positive = hn::Mul(x, hn::Set(d, static_cast<T>(kLambda)));
     return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), positive, negative);
   }
   template <class D, class V = hn::Vec<D>>
   V Derivative(D d, V x, const VecParams<D>&) const {
     using T = hn::TFromD<D>;
-    const ExpTerms<D> e(d, hn::Min(x, hn::Zero(d)), hn::Zero(d));
-    const V negative = e.ScaledExp(d, hn::Set(d, static_cast<T>(kLambdaAlpha)));
+    const ExpSplit<D> e(d, hn::Min(x, hn::Zero(d)));
+    const V c_scale =
+        hn::Mul(hn::Set(d, static_cast<T>(kLambdaAlpha)), e.scale);
+    const V negative =
+        hn::Mul(hn::MulAdd(c_scale, e.poly, c_scale),
+                hn::Set(d, static_cast<T>(1.0 / 18446744073709551616.0)));
     return hn::IfThenElse(hn::Gt(x, hn::Zero(d)),
                           hn::Set(d, static_cast<T>(kLambda)), negative);
   }

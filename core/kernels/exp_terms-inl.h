@@ -2,9 +2,9 @@
 // target (include after hwy/foreach_target.h).
 //
 // z + zl is an argument carried beyond working precision: celu's x / alpha is
-// z = fl(x / alpha) plus its rounding error zl, which exp would otherwise
-// amplify by |z| (up to 88 times half an ULP near float overflow); selu passes
-// zl = 0. With exp(z) = 2^q (1 + p), p = expm1 of the reduced argument
+// z ~ x / alpha plus the remainder term zl, whose loss exp would otherwise
+// amplify by |z| (up to 88 times half an ULP near float overflow). With
+// exp(z) = 2^q (1 + p), p = expm1 of the reduced argument
 // (|r| <= ln2 / 2, Highway's ExpPoly, about 1 ULP):
 //   exp(z + zl)      = 2^q (1 + p'),  p' = p + (1 + p) zl  (first order in zl)
 //   c expm1(z + zl)  = C p' + (C - c),  C = c 2^q exactly,
