@@ -22,6 +22,14 @@ def gelu_cdf(x):
     return 0.5 * (1 + _erf(x / math.sqrt(2)))
 
 
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _gelu_u(x):
+    return math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+
+
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -43,8 +51,7 @@ ELEMENTWISE = {
                  {"beta": 2.0}),
     "softsign": ("softsign", lambda x: x / (1 + np.abs(x)),
                  lambda x: 1 / (1 + np.abs(x)) ** 2, {}),
-    # swish at its default beta = 1 is SiLU.
-    "silu": ("swish", lambda x: x * sigmoid(x),
+    "silu": ("silu", lambda x: x * sigmoid(x),
              lambda x: sigmoid(x) * (1 + x * sigmoid(-x)), {}),
     "swish": ("swish", lambda x: x * sigmoid(1.5 * x),
               lambda x: sigmoid(1.5 * x) * (1 + 1.5 * x * sigmoid(-1.5 * x)),
@@ -52,6 +59,38 @@ ELEMENTWISE = {
     "gelu": ("gelu", lambda x: x * gelu_cdf(x),
              lambda x: gelu_cdf(x) + x * np.exp(-x * x / 2) /
              math.sqrt(2 * math.pi), {}),
+    # 4 sigmoid(x) - 2 = 2 tanh(x / 2): no cancellation near 0.
+    "scaled_sigmoid": ("scaled_sigmoid", lambda x: 2 * np.tanh(x / 2),
+                       lambda x: 4 * sigmoid(x) * sigmoid(-x), {}),
+    "log_sigmoid": ("log_sigmoid", lambda x: -np.logaddexp(0, -x),
+                    lambda x: sigmoid(-x), {}),
+    "selu": ("selu", lambda x: SELU_SCALE * np.where(
+        x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+             lambda x: SELU_SCALE * np.where(
+                 x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0))), {}),
+    "celu": ("celu", lambda x: np.where(
+        x > 0, x, 0.5 * np.expm1(np.minimum(x, 0) / 0.5)),
+             lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / 0.5)),
+             {"alpha": 0.5}),
+    "hardtanh": ("hardtanh", lambda x: np.clip(x, -2.0, 3.0),
+                 lambda x: ((x > -2) & (x < 3)) * 1.0,
+                 {"min": -2.0, "max": 3.0}),
+    "relu6": ("relu6", lambda x: np.clip(x, 0.0, 6.0),
+              lambda x: ((x > 0) & (x < 6)) * 1.0, {}),
+    "hardsigmoid": ("hardsigmoid", lambda x: np.clip(x / 6 + 0.5, 0.0, 1.0),
+                    lambda x: np.where((x > -3) & (x < 3), 1 / 6, 0.0), {}),
+    "hardswish": ("hardswish", lambda x: x * np.clip(x + 3, 0.0, 6.0) / 6,
+                  lambda x: np.where(x < -3, 0.0,
+                                     np.where(x > 3, 1.0, (2 * x + 3) / 6)),
+                  {}),
+    "mish": ("mish", lambda x: x * np.tanh(softplus(x)),
+             lambda x: np.tanh(softplus(x)) + x * sigmoid(x) *
+             (1 - np.tanh(softplus(x)) ** 2), {}),
+    # 0.5 (1 + tanh(u)) = sigmoid(2u): no cancellation for x < 0.
+    "gelu_tanh": ("gelu_tanh", lambda x: x * sigmoid(2 * _gelu_u(x)),
+                  lambda x: sigmoid(2 * _gelu_u(x)) + 2 * x *
+                  sigmoid(2 * _gelu_u(x)) * sigmoid(-2 * _gelu_u(x)) *
+                  math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x), {}),
 }
 
 

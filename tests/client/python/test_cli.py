@@ -89,8 +89,6 @@ def test_eval_bfloat16_files(run, tmp_path):
 
 
 def test_eval_parameter_gradient_file(run, tmp_path, catalog):
-    if "prelu" not in catalog:
-        pytest.skip("the server has no prelu yet")
     x = np.array([[-2.0, 1.0], [-1.0, -3.0]])  # channels along axis 1
     g = np.array([[1.0, 1.0], [0.5, 2.0]])
     result = run("eval", "--fn=prelu", "--mode=backward",
