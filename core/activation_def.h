@@ -55,9 +55,11 @@ struct ElementwiseKernels {
   // gx = g * f'(x)
   void (*backward)(const T* x, const T* g, T* gx, size_t n,
                    const KernelParams& p);
+  // backward's gx (the same bits) and, from the same pass over x and g, the
   // sum over i of g_i * df(x_i)/dtheta for the learnable scalar parameter
   // (prelu's alpha, swish's beta); null when there is none.
-  double (*param_grad)(const T* x, const T* g, size_t n, const KernelParams& p);
+  double (*backward_with_param_grad)(const T* x, const T* g, T* gx, size_t n,
+                                     const KernelParams& p);
 };
 
 // Slices of an array viewed as [outer, axis_len, inner].

@@ -459,26 +459,35 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
   const int64_t blocks = (end - 1) / kBlockElements - first_block + 1;
   const bool per_channel = !channel_alpha_.empty();
 
-  // Parameter gradients first: `out` may alias x or g.
   if (grads != nullptr) {
-    const auto param_sum = [&](const KernelParams& p, int64_t lo, int64_t hi) {
-      double sum = 0;
+    // Backward with a learnable parameter: gx and the parameter gradient in
+    // one pass over [lo, hi) (`out` may alias x or g; the kernel loads each
+    // vector before it stores gx).
+    const auto fused = [&](const KernelParams& p, int64_t lo, int64_t hi) {
+      const T* xb = x + (lo - first);
+      const T* gb = g + (lo - first);
+      T* ob = out + (lo - first);
       if constexpr (std::is_same_v<T, uint16_t>) {
+        double sum = 0;
         ForEachWidenedPiece(
-            dtype_, x + (lo - first), g + (lo - first), hi - lo,
-            [&](const float* xs, const float* gs, int64_t, int64_t m) {
-              sum += k.param_grad(xs, gs, m, p);
+            dtype_, xb, gb, hi - lo,
+            [&](const float* xs, const float* gs, int64_t offset, int64_t m) {
+              float ys[kWidenPiece];
+              sum += k.backward_with_param_grad(xs, gs, ys, m, p);
+              NarrowFromFloat32(dtype_, ys, ob + offset, m);
             });
+        return sum;
       } else {
-        sum = k.param_grad(x + (lo - first), g + (lo - first), hi - lo, p);
+        return k.backward_with_param_grad(xb, gb, ob, hi - lo, p);
       }
-      return sum;
     };
     std::vector<double>& values = (*grads)[0].values;
     if (per_channel) {
-      // One thread per channel. Each block's share of a channel is summed
-      // first and added to the total in block order, like the scalar path,
-      // so Runs split at block boundaries give the bits of one Run.
+      // One thread per channel; its runs are disjoint from every other
+      // channel's, so the gx writes don't race. Each block's share of a
+      // channel is summed first and added to the total in block order, like
+      // the scalar path, so Runs split at block boundaries give the bits of
+      // one Run.
       const int64_t channels = axis_len_;
       pool.ParallelFor(channels, [&](int64_t c) {
         KernelParams p = kernel_params_;
@@ -498,7 +507,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
             }
             const int64_t piece_end =
                 std::min(hi, (lo_block + 1) * kBlockElements);
-            block_sum += param_sum(p, lo, piece_end);
+            block_sum += fused(p, lo, piece_end);
             lo = piece_end;
           }
         }
@@ -510,10 +519,11 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
         const int64_t lo = std::max(first, (first_block + b) * kBlockElements);
         const int64_t hi =
             std::min(end, (first_block + b + 1) * kBlockElements);
-        partial[b] = param_sum(kernel_params_, lo, hi);
+        partial[b] = fused(kernel_params_, lo, hi);
       });
       for (double p : partial) values[0] += p;
     }
+    return;
   }
 
   pool.ParallelFor(blocks, [&](int64_t b) {

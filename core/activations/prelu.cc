@@ -48,7 +48,7 @@ struct PreluOp {
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(PreluOp)
-ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(PreluOp)
+ACTSERVE_DEFINE_BACKWARD_PARAM_GRAD_KERNELS(PreluOp)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE
@@ -62,9 +62,9 @@ HWY_AFTER_NAMESPACE();
 namespace actserve {
 namespace {
 
-ACTSERVE_EXPORT_PARAM_GRAD_KERNELS()
-ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(&DispatchParamGradF32,
-                                    &DispatchParamGradF64)
+ACTSERVE_EXPORT_BACKWARD_PARAM_GRAD_KERNELS()
+ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(&DispatchBackwardParamGradF32,
+                                    &DispatchBackwardParamGradF64)
 
 long double RefForward(long double x, const KernelParams& p) {
   if (x > 0) return x;

@@ -7,7 +7,7 @@
 // root-centred form of y' next to its zero at beta x = -1.2785, and y'
 // carried to about twice the precision so it rounds about once) is explained
 // in core/kernels/swish-inl.h. All in the lane type; the float32 terms of
-// dL/dbeta too (summed in float64, see ParamGradLoop).
+// dL/dbeta too (summed in float64, see BackwardParamGradLoop).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/swish.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -23,7 +23,7 @@ namespace {
 
 using LearnableSwishOp = SwishOp</*kUnitBeta=*/false>;
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LearnableSwishOp)
-ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(LearnableSwishOp)
+ACTSERVE_DEFINE_BACKWARD_PARAM_GRAD_KERNELS(LearnableSwishOp)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE
@@ -40,9 +40,9 @@ HWY_AFTER_NAMESPACE();
 namespace actserve {
 namespace {
 
-ACTSERVE_EXPORT_PARAM_GRAD_KERNELS()
-ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(&DispatchParamGradF32,
-                                    &DispatchParamGradF64)
+ACTSERVE_EXPORT_BACKWARD_PARAM_GRAD_KERNELS()
+ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(&DispatchBackwardParamGradF32,
+                                    &DispatchBackwardParamGradF64)
 
 long double RefForward(long double x, const KernelParams& p) {
   return SwishReference(x, p.beta);

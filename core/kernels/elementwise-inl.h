@@ -13,7 +13,8 @@
 //   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  //
 //   df/dtheta
 //   static constexpr bool kParamPartialInLaneType = true;  // optional
-//     float32 arrays: ParamPartial in float32 lanes (see ParamGradLoop).
+//     float32 arrays: ParamPartial in float32 lanes (see
+//     BackwardParamGradLoop).
 //
 // Every element, including the tail of an array, goes through the same
 // vector code, so its bits never depend on where a block boundary falls.
@@ -110,6 +111,43 @@ HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
   return y;
 }
 
+// out = fn(x vector, g vector) over the array, the tail through the same code
+// on zero-padded copies. fn has a single call site: inlined twice, large Ops
+// (swish's backward with its parameter partial) outgrow GCC's inlining limits
+// and run 1.4x slower. Each vector is loaded before its result is stored, so
+// `out` may alias x or g. g is all zeros unless kLoadG.
+template <bool kLoadG, class D, typename T, class Fn>
+HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
+                              Fn fn) {
+  constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
+  HWY_ALIGN T xs[kMax];
+  HWY_ALIGN T gs[kMax];
+  const size_t lanes = hn::Lanes(d);
+  for (size_t i = 0; i < n; i += lanes) {
+    const size_t m = HWY_MIN(lanes, n - i);
+    const bool tail = m < lanes;
+    if (HWY_UNLIKELY(tail)) {
+      // Zeroed by vector stores: GCC 12 turns `= {}` on these arrays into
+      // MMX moves (no EMMS), which corrupts later x87 long double math.
+      hn::Store(hn::Zero(d), d, xs);
+      std::memcpy(xs, x + i, m * sizeof(T));
+      if (kLoadG) {
+        hn::Store(hn::Zero(d), d, gs);
+        std::memcpy(gs, g + i, m * sizeof(T));
+      }
+    }
+    const auto xv = hn::LoadU(d, tail ? xs : x + i);
+    const auto gv = kLoadG ? hn::LoadU(d, tail ? gs : g + i) : hn::Zero(d);
+    const auto y = fn(xv, gv);
+    if (HWY_UNLIKELY(tail)) {
+      hn::Store(y, d, xs);
+      std::memcpy(out + i, xs, m * sizeof(T));
+    } else {
+      hn::StoreU(y, d, out + i);
+    }
+  }
+}
+
 // out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]). `out` may alias x or g.
 template <EvalKind kKind, class Op, typename T>
 void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
@@ -117,25 +155,10 @@ void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
   const Op op;
   hn::ScalableTag<T> d;
   const VecParams<decltype(d)> p(d, params);
-  const size_t lanes = hn::Lanes(d);
-  constexpr bool kNeedsG = kKind == EvalKind::kBackward;
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const auto xv = hn::LoadU(d, x + i);
-    const auto gv = kNeedsG ? hn::LoadU(d, g + i) : hn::Zero(d);
-    hn::StoreU(EvalChecked<kKind>(op, d, xv, gv, p, params), d, out + i);
-  }
-  if (i == n) return;
-  constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
-  HWY_ALIGN T xs[kMax] = {};
-  HWY_ALIGN T gs[kMax] = {};
-  const size_t rest = n - i;
-  std::memcpy(xs, x + i, rest * sizeof(T));
-  if (kNeedsG) std::memcpy(gs, g + i, rest * sizeof(T));
-  const auto y =
-      EvalChecked<kKind>(op, d, hn::Load(d, xs), hn::Load(d, gs), p, params);
-  hn::Store(y, d, xs);
-  std::memcpy(out + i, xs, rest * sizeof(T));
+  ForEachVector<kKind == EvalKind::kBackward>(
+      d, x, g, out, n, [&](hn::Vec<decltype(d)> xv, hn::Vec<decltype(d)> gv) {
+        return EvalChecked<kKind>(op, d, xv, gv, p, params);
+      });
 }
 
 template <class Op, class = void>
@@ -144,71 +167,72 @@ template <class Op>
 struct ParamPartialInLaneType<Op, std::enable_if_t<Op::kParamPartialInLaneType>>
     : std::true_type {};
 
-// Sum of g[i] * df(x[i])/dtheta, always accumulated in float64: these sums
-// run over up to 2^31 terms. Float32 terms are computed in float64 lanes,
-// unless the Op opts into float32 lanes for them (twice the lanes, no
-// conversions of x): then only g * term and the sum are in float64, and
-// vectors with a term that is not a normal float32 (overflow, NaN, subnormal)
-// are recomputed in float64. A term that underflows to zero is dropped, an
-// absolute error below FLT_TRUE_MIN |g|.
+// fn(a, b) on float64 vectors of the lower, then the upper lanes of float32
+// vectors a and b, converted in registers.
+template <class DW, class D, class V, class Fn>
+HWY_INLINE void ForEachWideHalf(DW dw, D d, V a, V b, Fn fn) {
+  (void)d;  // only its type
+#if HWY_TARGET == HWY_SCALAR
+  fn(hn::PromoteTo(dw, a), hn::PromoteTo(dw, b));
+#else
+  const hn::Half<D> dh;
+  fn(hn::PromoteTo(dw, hn::LowerHalf(dh, a)),
+     hn::PromoteTo(dw, hn::LowerHalf(dh, b)));
+  fn(hn::PromoteTo(dw, hn::UpperHalf(dh, a)),
+     hn::PromoteTo(dw, hn::UpperHalf(dh, b)));
+#endif
+}
+
+// gx[i] = g[i] * f'(x[i]), the bits ElementwiseLoop<kBackward> writes, and
+// returns the sum of g[i] * df(x[i])/dtheta, in one pass: each vector of x
+// and g is loaded once, so the parameter gradient costs no second trip
+// through memory. `gx` may alias x or g.
+//
+// The sum is always accumulated in float64: these sums run over up to 2^31
+// terms. Float32 terms are computed in float64 lanes, unless the Op opts into
+// float32 lanes for them (twice the lanes, no conversions of x): then only
+// g * term and the sum are in float64, and vectors with a term that is not a
+// normal float32 (overflow, NaN, subnormal) are recomputed in float64. A term
+// that underflows to zero is dropped, an absolute error below
+// FLT_TRUE_MIN |g|. Padding lanes of the tail have g = 0 and x = 0, where
+// every partial is finite, so they add nothing.
 template <class Op, typename T>
-double ParamGradLoop(const T* x, const T* g, size_t n,
-                     const KernelParams& params) {
+double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
+                             const KernelParams& params) {
   const Op op;
-  hn::ScalableTag<double> dw;
-  hn::Rebind<T, decltype(dw)> dt;
-  const VecParams<decltype(dw)> pw(dw, params);
-  const size_t lanes_w = hn::Lanes(dw);
-  auto sum = hn::Zero(dw);
-  // g * term for lanes_w elements, the term computed in float64.
-  const auto accumulate_wide = [&](const T* xp, const T* gp) {
-    const auto xv = hn::LoadU(dt, xp);
-    const auto gv = hn::LoadU(dt, gp);
-    if constexpr (std::is_same_v<T, double>) {
-      sum = hn::MulAdd(gv, op.ParamPartial(dw, xv, pw), sum);
-    } else {
-      sum = hn::MulAdd(hn::PromoteTo(dw, gv),
-                       op.ParamPartial(dw, hn::PromoteTo(dw, xv), pw), sum);
-    }
-  };
-  // One vector of the lane type (all of it, or the padded tail).
   hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
   const VecParams<decltype(d)> p(d, params);
-  const size_t lanes = hn::Lanes(d);
-  const auto accumulate = [&](const T* xp, const T* gp) {
-    if constexpr (std::is_same_v<T, float> &&
-                  ParamPartialInLaneType<Op>::value) {
-      const auto term = op.ParamPartial(d, hn::LoadU(d, xp), p);
-      const auto magnitude = hn::Abs(term);
-      const auto normal_or_zero = hn::Or(
-          hn::Eq(magnitude, hn::Zero(d)),
-          hn::And(
-              hn::Ge(magnitude, hn::Set(d, std::numeric_limits<T>::min())),
-              hn::Le(magnitude, hn::Set(d, std::numeric_limits<T>::max()))));
-      if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
-        HWY_ALIGN T terms[HWY_MAX_BYTES / sizeof(T)];
-        hn::Store(term, d, terms);
-        for (size_t j = 0; j < lanes; j += lanes_w) {
-          sum = hn::MulAdd(hn::PromoteTo(dw, hn::LoadU(dt, gp + j)),
-                           hn::PromoteTo(dw, hn::Load(dt, terms + j)), sum);
+  hn::ScalableTag<double> dw;
+  using DW = hn::Vec<decltype(dw)>;
+  const VecParams<decltype(dw)> pw(dw, params);
+  DW sum = hn::Zero(dw);
+  ForEachVector</*kLoadG=*/true>(d, x, g, gx, n, [&](V xv, V gv) {
+    const V gxv = EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
+    if constexpr (std::is_same_v<T, double>) {
+      sum = hn::MulAdd(gv, op.ParamPartial(d, xv, p), sum);
+      return gxv;
+    } else {
+      if constexpr (ParamPartialInLaneType<Op>::value) {
+        const V term = op.ParamPartial(d, xv, p);
+        const V magnitude = hn::Abs(term);
+        const auto normal_or_zero = hn::Or(
+            hn::Eq(magnitude, hn::Zero(d)),
+            hn::And(
+                hn::Ge(magnitude, hn::Set(d, std::numeric_limits<T>::min())),
+                hn::Le(magnitude, hn::Set(d, std::numeric_limits<T>::max()))));
+        if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
+          ForEachWideHalf(dw, d, gv, term,
+                          [&](DW gw, DW tw) { sum = hn::MulAdd(gw, tw, sum); });
+          return gxv;
         }
-        return;
       }
+      ForEachWideHalf(dw, d, gv, xv, [&](DW gw, DW xw) {
+        sum = hn::MulAdd(gw, op.ParamPartial(dw, xw, pw), sum);
+      });
+      return gxv;
     }
-    for (size_t j = 0; j < lanes; j += lanes_w) {
-      accumulate_wide(xp + j, gp + j);
-    }
-  };
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes) accumulate(x + i, g + i);
-  if (i < n) {
-    // Padding lanes have g = 0 and x = 0, where every partial is finite.
-    HWY_ALIGN T xs[HWY_MAX_BYTES / sizeof(T)] = {};
-    HWY_ALIGN T gs[HWY_MAX_BYTES / sizeof(T)] = {};
-    std::memcpy(xs, x + i, (n - i) * sizeof(T));
-    std::memcpy(gs, g + i, (n - i) * sizeof(T));
-    accumulate(xs, gs);
-  }
+  });
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
 
@@ -253,15 +277,16 @@ double ParamGradLoop(const T* x, const T* g, size_t n,
     Backward(x, g, y, n, p);                                                   \
   }
 
-// Defines ParamGradF32 / ParamGradF64 for an Op with ParamPartial.
-#define ACTSERVE_DEFINE_PARAM_GRAD_KERNELS(Op)                    \
-  double ParamGradF32(const float* x, const float* g, size_t n,   \
-                      const KernelParams& p) {                    \
-    return ParamGradLoop<Op>(x, g, n, p);                         \
-  }                                                               \
-  double ParamGradF64(const double* x, const double* g, size_t n, \
-                      const KernelParams& p) {                    \
-    return ParamGradLoop<Op>(x, g, n, p);                         \
+// Defines BackwardParamGradF32 / BackwardParamGradF64 for an Op with
+// ParamPartial.
+#define ACTSERVE_DEFINE_BACKWARD_PARAM_GRAD_KERNELS(Op)                     \
+  double BackwardParamGradF32(const float* x, const float* g, float* gx,    \
+                              size_t n, const KernelParams& p) {            \
+    return BackwardParamGradLoop<Op>(x, g, gx, n, p);                       \
+  }                                                                         \
+  double BackwardParamGradF64(const double* x, const double* g, double* gx, \
+                              size_t n, const KernelParams& p) {            \
+    return BackwardParamGradLoop<Op>(x, g, gx, n, p);                       \
   }
 
 // Backward as g * f'(x), for Ops whose gradient has no cheaper form.

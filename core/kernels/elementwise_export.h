@@ -9,7 +9,8 @@
 #include "hwy/highway.h"
 
 // Defines ElementwiseKernelsF32() and ElementwiseKernelsF64().
-#define ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(param_grad_f32, param_grad_f64)    \
+#define ACTSERVE_EXPORT_ELEMENTWISE_KERNELS(backward_param_grad_f32,           \
+                                            backward_param_grad_f64)           \
   HWY_EXPORT(ForwardF32);                                                      \
   HWY_EXPORT(ForwardF64);                                                      \
   HWY_EXPORT(DerivativeF32);                                                   \
@@ -43,25 +44,28 @@
   }                                                                            \
   ElementwiseKernels<float> ElementwiseKernelsF32() {                          \
     return {&DispatchForward<float>, &DispatchDerivative<float>,               \
-            &DispatchBackward<float>, param_grad_f32};                         \
+            &DispatchBackward<float>, backward_param_grad_f32};                \
   }                                                                            \
   ElementwiseKernels<double> ElementwiseKernelsF64() {                         \
     return {&DispatchForward<double>, &DispatchDerivative<double>,             \
-            &DispatchBackward<double>, param_grad_f64};                        \
+            &DispatchBackward<double>, backward_param_grad_f64};               \
   }
 
 // For activations with a learnable scalar parameter: defines the dispatchers
-// DispatchParamGradF32 / F64 to pass to ACTSERVE_EXPORT_ELEMENTWISE_KERNELS.
-#define ACTSERVE_EXPORT_PARAM_GRAD_KERNELS()                              \
-  HWY_EXPORT(ParamGradF32);                                               \
-  HWY_EXPORT(ParamGradF64);                                               \
-  double DispatchParamGradF32(const float* x, const float* g, size_t n,   \
-                              const KernelParams& p) {                    \
-    return HWY_DYNAMIC_DISPATCH(ParamGradF32)(x, g, n, p);                \
-  }                                                                       \
-  double DispatchParamGradF64(const double* x, const double* g, size_t n, \
-                              const KernelParams& p) {                    \
-    return HWY_DYNAMIC_DISPATCH(ParamGradF64)(x, g, n, p);                \
+// DispatchBackwardParamGradF32 / F64 to pass to
+// ACTSERVE_EXPORT_ELEMENTWISE_KERNELS.
+#define ACTSERVE_EXPORT_BACKWARD_PARAM_GRAD_KERNELS()                   \
+  HWY_EXPORT(BackwardParamGradF32);                                     \
+  HWY_EXPORT(BackwardParamGradF64);                                     \
+  double DispatchBackwardParamGradF32(const float* x, const float* g,   \
+                                      float* gx, size_t n,              \
+                                      const KernelParams& p) {          \
+    return HWY_DYNAMIC_DISPATCH(BackwardParamGradF32)(x, g, gx, n, p);  \
+  }                                                                     \
+  double DispatchBackwardParamGradF64(const double* x, const double* g, \
+                                      double* gx, size_t n,             \
+                                      const KernelParams& p) {          \
+    return HWY_DYNAMIC_DISPATCH(BackwardParamGradF64)(x, g, gx, n, p);  \
   }
 
 #endif  // ACTSERVE_CORE_KERNELS_ELEMENTWISE_EXPORT_H_

@@ -197,7 +197,7 @@ HWY_INLINE V BetaXLow(D d, V beta, V x, V z) {
 template <bool kUnitBeta>
 struct SwishOp {
   // The float32 parameter-gradient terms are computed in float32 (see
-  // ParamGradLoop).
+  // BackwardParamGradLoop).
   static constexpr bool kParamPartialInLaneType = true;
 
   template <class D, class V = hn::Vec<D>>
@@ -247,7 +247,7 @@ struct SwishOp {
   }
 
   // df/dbeta = x^2 e / (1 + e)^2. In float32 lanes x e 2^64 overflows for
-  // |x| > 2^64; ParamGradLoop recomputes such lanes in float64.
+  // |x| > 2^64; BackwardParamGradLoop recomputes such lanes in float64.
   template <class D, class V = hn::Vec<D>>
   V ParamPartial(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;

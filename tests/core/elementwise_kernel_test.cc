@@ -238,6 +238,19 @@ class ElementwiseKernelTest
         EXPECT_EQ(0,
                   std::memcmp(g_in_place.data(), whole_b.data(), n * sizeof(T)))
             << "backward in place, n=" << n;
+        if (k.backward_with_param_grad == nullptr) continue;
+        // The fused kernel writes backward's bits, sweep specials included.
+        std::vector<T> fused(n + 1, static_cast<T>(-123));
+        k.backward_with_param_grad(xs.data(), gs.data(), fused.data(), n, p);
+        EXPECT_EQ(0, std::memcmp(fused.data(), whole_b.data(), n * sizeof(T)))
+            << "backward_with_param_grad, n=" << n;
+        EXPECT_EQ(fused[n], static_cast<T>(-123)) << "wrote past n=" << n;
+        std::vector<T> fused_in_place(gs.begin(), gs.begin() + n);
+        k.backward_with_param_grad(xs.data(), fused_in_place.data(),
+                                   fused_in_place.data(), n, p);
+        EXPECT_EQ(0, std::memcmp(fused_in_place.data(), whole_b.data(),
+                                 n * sizeof(T)))
+            << "backward_with_param_grad in place, n=" << n;
       }
     });
   }
@@ -286,8 +299,9 @@ TEST_P(ElementwiseKernelTest, ReferenceDerivativeMatchesFiniteDifference) {
   }
 }
 
-// df/dtheta of the reference against a central difference in theta, and the
-// kernels' parameter-gradient sums against the reference sums.
+// df/dtheta of the reference against a central difference in theta, the
+// fused kernels' parameter-gradient sums against the reference sums, and
+// their gx against backward's bits (also written in place over g).
 TEST_P(ElementwiseKernelTest, ParameterGradients) {
   const ActivationDef& d = def();
   const ParamDef* learnable = nullptr;
@@ -295,12 +309,13 @@ TEST_P(ElementwiseKernelTest, ParameterGradients) {
     if (param.learnable) learnable = &param;
   }
   if (learnable == nullptr) {
-    EXPECT_EQ(d.f32.param_grad, nullptr);
+    EXPECT_EQ(d.f32.backward_with_param_grad, nullptr);
+    EXPECT_EQ(d.f64.backward_with_param_grad, nullptr);
     GTEST_SKIP() << d.name << " has no learnable parameter";
   }
   ASSERT_NE(d.reference.param_derivative, nullptr);
-  ASSERT_NE(d.f32.param_grad, nullptr);
-  ASSERT_NE(d.f64.param_grad, nullptr);
+  ASSERT_NE(d.f32.backward_with_param_grad, nullptr);
+  ASSERT_NE(d.f64.backward_with_param_grad, nullptr);
   double KernelParams::*field = learnable->id == ParamId::kAlpha
                                     ? &KernelParams::alpha
                                     : &KernelParams::beta;
@@ -331,12 +346,35 @@ TEST_P(ElementwiseKernelTest, ParameterGradients) {
                   d.reference.param_derivative(xf[i], p);
     }
     ForEachTarget([&](const char*) {
-      const double got64 = d.f64.param_grad(xs.data(), gs.data(), xs.size(), p);
+      std::vector<double> gx64(xs.size()), want_gx64(xs.size());
+      const double got64 = d.f64.backward_with_param_grad(
+          xs.data(), gs.data(), gx64.data(), xs.size(), p);
       EXPECT_NEAR(got64, static_cast<double>(want),
                   1e-12 * std::fabs(static_cast<double>(want)) + 1e-12);
-      const double got32 = d.f32.param_grad(xf.data(), gf.data(), xf.size(), p);
+      d.f64.backward(xs.data(), gs.data(), want_gx64.data(), xs.size(), p);
+      std::vector<double> in_place64 = gs;
+      EXPECT_EQ(d.f64.backward_with_param_grad(xs.data(), in_place64.data(),
+                                               in_place64.data(), xs.size(), p),
+                got64);
+      std::vector<float> gx32(xf.size()), want_gx32(xf.size());
+      const double got32 = d.f32.backward_with_param_grad(
+          xf.data(), gf.data(), gx32.data(), xf.size(), p);
       EXPECT_NEAR(got32, static_cast<double>(want_f32),
                   1e-6 * std::fabs(static_cast<double>(want_f32)) + 1e-6);
+      d.f32.backward(xf.data(), gf.data(), want_gx32.data(), xf.size(), p);
+      std::vector<float> in_place32 = gf;
+      EXPECT_EQ(d.f32.backward_with_param_grad(xf.data(), in_place32.data(),
+                                               in_place32.data(), xf.size(), p),
+                got32);
+      const size_t n = xs.size();
+      EXPECT_EQ(0,
+                std::memcmp(gx64.data(), want_gx64.data(), n * sizeof(double)));
+      EXPECT_EQ(0, std::memcmp(in_place64.data(), want_gx64.data(),
+                               n * sizeof(double)));
+      EXPECT_EQ(0,
+                std::memcmp(gx32.data(), want_gx32.data(), n * sizeof(float)));
+      EXPECT_EQ(0, std::memcmp(in_place32.data(), want_gx32.data(),
+                               n * sizeof(float)));
     });
   }
 }
