@@ -2,6 +2,7 @@
 #define ACTSERVE_TESTS_CORE_ACCURACY_H_
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -34,6 +35,12 @@ long double UlpError(T got, long double ref) {
     return rounded == got ? 0 : std::numeric_limits<long double>::infinity();
   }
   return std::fabs(static_cast<long double>(got) - ref) / UlpOf<T>(ref);
+}
+
+// memcmp for buffers that may be empty (an empty vector's data() may be null,
+// which memcmp does not allow).
+inline bool SameBytes(const void* a, const void* b, size_t bytes) {
+  return bytes == 0 || std::memcmp(a, b, bytes) == 0;
 }
 
 }  // namespace actserve::testing

@@ -226,30 +226,33 @@ class ElementwiseKernelTest
                        64, 65, 1000}) {
         std::vector<T> part(n + 1, static_cast<T>(-123));
         k.forward(xs.data(), part.data(), n, p);
-        EXPECT_EQ(0, std::memcmp(part.data(), whole.data(), n * sizeof(T)))
+        EXPECT_TRUE(
+            testing::SameBytes(part.data(), whole.data(), n * sizeof(T)))
             << "n=" << n;
         EXPECT_EQ(part[n], static_cast<T>(-123)) << "wrote past n=" << n;
         std::vector<T> in_place(xs.begin(), xs.begin() + n);
         k.forward(in_place.data(), in_place.data(), n, p);
-        EXPECT_EQ(0, std::memcmp(in_place.data(), whole.data(), n * sizeof(T)))
+        EXPECT_TRUE(
+            testing::SameBytes(in_place.data(), whole.data(), n * sizeof(T)))
             << "in place, n=" << n;
         std::vector<T> g_in_place(gs.begin(), gs.begin() + n);
         k.backward(xs.data(), g_in_place.data(), g_in_place.data(), n, p);
-        EXPECT_EQ(0,
-                  std::memcmp(g_in_place.data(), whole_b.data(), n * sizeof(T)))
+        EXPECT_TRUE(testing::SameBytes(g_in_place.data(), whole_b.data(),
+                                       n * sizeof(T)))
             << "backward in place, n=" << n;
         if (k.backward_with_param_grad == nullptr) continue;
         // The fused kernel writes backward's bits, sweep specials included.
         std::vector<T> fused(n + 1, static_cast<T>(-123));
         k.backward_with_param_grad(xs.data(), gs.data(), fused.data(), n, p);
-        EXPECT_EQ(0, std::memcmp(fused.data(), whole_b.data(), n * sizeof(T)))
+        EXPECT_TRUE(
+            testing::SameBytes(fused.data(), whole_b.data(), n * sizeof(T)))
             << "backward_with_param_grad, n=" << n;
         EXPECT_EQ(fused[n], static_cast<T>(-123)) << "wrote past n=" << n;
         std::vector<T> fused_in_place(gs.begin(), gs.begin() + n);
         k.backward_with_param_grad(xs.data(), fused_in_place.data(),
                                    fused_in_place.data(), n, p);
-        EXPECT_EQ(0, std::memcmp(fused_in_place.data(), whole_b.data(),
-                                 n * sizeof(T)))
+        EXPECT_TRUE(testing::SameBytes(fused_in_place.data(), whole_b.data(),
+                                       n * sizeof(T)))
             << "backward_with_param_grad in place, n=" << n;
       }
     });
@@ -302,17 +305,36 @@ TEST_P(ElementwiseKernelTest, ReferenceDerivativeMatchesFiniteDifference) {
 // df/dtheta of the reference against a central difference in theta, the
 // fused kernels' parameter-gradient sums against the reference sums, and
 // their gx against backward's bits (also written in place over g).
-TEST_P(ElementwiseKernelTest, ParameterGradients) {
+const ParamDef* LearnableParam(const ActivationDef& def) {
+  for (const ParamDef& param : def.params) {
+    if (param.learnable) return &param;
+  }
+  return nullptr;
+}
+
+// Exactly the activations with a learnable parameter have the kernels and
+// the reference that compute its gradient.
+TEST_P(ElementwiseKernelTest, GradientKernelsIffLearnable) {
+  const bool learnable = LearnableParam(def()) != nullptr;
+  EXPECT_EQ(def().f32.backward_with_param_grad != nullptr, learnable);
+  EXPECT_EQ(def().f64.backward_with_param_grad != nullptr, learnable);
+  EXPECT_EQ(def().reference.param_derivative != nullptr, learnable);
+}
+
+std::vector<const ActivationDef*> LearnableActivations() {
+  std::vector<const ActivationDef*> out;
+  for (const ActivationDef* def : ElementwiseActivations()) {
+    if (LearnableParam(*def) != nullptr) out.push_back(def);
+  }
+  return out;
+}
+
+class ParameterGradientTest : public ElementwiseKernelTest {};
+
+TEST_P(ParameterGradientTest, MatchReferenceAndFiniteDifferences) {
   const ActivationDef& d = def();
-  const ParamDef* learnable = nullptr;
-  for (const ParamDef& param : d.params) {
-    if (param.learnable) learnable = &param;
-  }
-  if (learnable == nullptr) {
-    EXPECT_EQ(d.f32.backward_with_param_grad, nullptr);
-    EXPECT_EQ(d.f64.backward_with_param_grad, nullptr);
-    GTEST_SKIP() << d.name << " has no learnable parameter";
-  }
+  const ParamDef* learnable = LearnableParam(d);
+  ASSERT_NE(learnable, nullptr);
   ASSERT_NE(d.reference.param_derivative, nullptr);
   ASSERT_NE(d.f32.backward_with_param_grad, nullptr);
   ASSERT_NE(d.f64.backward_with_param_grad, nullptr);
@@ -367,24 +389,26 @@ TEST_P(ElementwiseKernelTest, ParameterGradients) {
                                                in_place32.data(), xf.size(), p),
                 got32);
       const size_t n = xs.size();
-      EXPECT_EQ(0,
-                std::memcmp(gx64.data(), want_gx64.data(), n * sizeof(double)));
-      EXPECT_EQ(0, std::memcmp(in_place64.data(), want_gx64.data(),
-                               n * sizeof(double)));
-      EXPECT_EQ(0,
-                std::memcmp(gx32.data(), want_gx32.data(), n * sizeof(float)));
-      EXPECT_EQ(0, std::memcmp(in_place32.data(), want_gx32.data(),
-                               n * sizeof(float)));
+      EXPECT_TRUE(testing::SameBytes(gx64.data(), want_gx64.data(),
+                                     n * sizeof(double)));
+      EXPECT_TRUE(testing::SameBytes(in_place64.data(), want_gx64.data(),
+                                     n * sizeof(double)));
+      EXPECT_TRUE(
+          testing::SameBytes(gx32.data(), want_gx32.data(), n * sizeof(float)));
+      EXPECT_TRUE(testing::SameBytes(in_place32.data(), want_gx32.data(),
+                                     n * sizeof(float)));
     });
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Registry, ElementwiseKernelTest,
-    ::testing::ValuesIn(ElementwiseActivations()),
-    [](const ::testing::TestParamInfo<const ActivationDef*>& info) {
-      return std::string(info.param->name);
-    });
+std::string NameOf(const ::testing::TestParamInfo<const ActivationDef*>& info) {
+  return std::string(info.param->name);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, ElementwiseKernelTest,
+                         ::testing::ValuesIn(ElementwiseActivations()), NameOf);
+INSTANTIATE_TEST_SUITE_P(Registry, ParameterGradientTest,
+                         ::testing::ValuesIn(LearnableActivations()), NameOf);
 
 }  // namespace
 }  // namespace actserve
