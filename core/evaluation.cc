@@ -412,32 +412,25 @@ absl::Status Evaluation::Run(int64_t first_unit, int64_t count, const void* x,
                                 mode_ == Mode::kBackward;
   std::vector<ParameterGradient>* grads =
       want_param_grads ? param_grads : nullptr;
-  const bool elementwise = def_->kind == ActivationKind::kElementwise;
+  // Half types are stored as uint16_t and computed in float32.
+  const auto run = [&](auto storage) {
+    using T = decltype(storage);
+    if (def_->kind == ActivationKind::kElementwise) {
+      RunElementwise<T>(first_unit, count, x, grad_output, out, grads, pool);
+    } else {
+      RunAxis<T>(first_unit, count, x, grad_output, out, pool);
+    }
+  };
   switch (dtype_) {
     case DType::kFloat32:
-      if (elementwise) {
-        RunElementwise<float>(first_unit, count, x, grad_output, out, grads,
-                              pool);
-      } else {
-        RunAxis<float>(first_unit, count, x, grad_output, out, pool);
-      }
+      run(float{});
       break;
     case DType::kFloat64:
-      if (elementwise) {
-        RunElementwise<double>(first_unit, count, x, grad_output, out, grads,
-                               pool);
-      } else {
-        RunAxis<double>(first_unit, count, x, grad_output, out, pool);
-      }
+      run(double{});
       break;
     case DType::kFloat16:
     case DType::kBFloat16:
-      if (elementwise) {
-        RunElementwise<uint16_t>(first_unit, count, x, grad_output, out, grads,
-                                 pool);
-      } else {
-        RunAxis<uint16_t>(first_unit, count, x, grad_output, out, pool);
-      }
+      run(uint16_t{});
       break;
   }
   return absl::OkStatus();

@@ -19,10 +19,12 @@
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
 #include "tests/core/accuracy.h"
+#include "tests/core/simd_targets.h"
 
 namespace actserve {
 namespace {
 
+using testing::ForEachTarget;
 using testing::UlpError;
 using testing::UlpOf;
 
@@ -35,16 +37,6 @@ std::vector<const ActivationDef*> AxisActivations() {
     if (def->kind != ActivationKind::kElementwise) out.push_back(def);
   }
   return out;
-}
-
-template <typename Body>
-void ForEachTarget(Body body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    SCOPED_TRACE(hwy::TargetName(target));
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
 }
 
 template <typename T>

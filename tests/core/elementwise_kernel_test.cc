@@ -15,10 +15,12 @@
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
 #include "tests/core/accuracy.h"
+#include "tests/core/simd_targets.h"
 
 namespace actserve {
 namespace {
 
+using testing::ForEachTarget;
 using testing::UlpError;
 
 std::vector<const ActivationDef*> ElementwiseActivations() {
@@ -108,17 +110,6 @@ const ElementwiseKernels<T>& KernelsFor(const ActivationDef& def) {
   } else {
     return def.f64;
   }
-}
-
-// Runs every compiled target through `body`.
-template <typename Body>
-void ForEachTarget(Body body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    SCOPED_TRACE(hwy::TargetName(target));
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
 }
 
 class ElementwiseKernelTest
