@@ -30,9 +30,11 @@ constexpr int kThreadCounts[] = {1, 2};
 // Baselines split their work like the evaluator does.
 constexpr int64_t kBaselineBlock = 16384;
 
+// The benchmark thread works in ParallelFor too: N threads are the caller
+// and N - 1 workers.
 ThreadPool& PoolWith(int threads) {
-  static ThreadPool* const one = new ThreadPool(1);
-  static ThreadPool* const two = new ThreadPool(2);
+  static ThreadPool* const one = new ThreadPool(0);
+  static ThreadPool* const two = new ThreadPool(1);
   return threads == 1 ? *one : *two;
 }
 

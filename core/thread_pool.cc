@@ -39,10 +39,9 @@ struct ParallelForState {
 
 }  // namespace
 
-ThreadPool::ThreadPool(size_t threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) {
+ThreadPool::ThreadPool(size_t workers) {
+  workers_.reserve(workers);
+  for (size_t i = 0; i < workers; ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
 }
@@ -59,7 +58,10 @@ ThreadPool& ThreadPool::Shared() {
   // Leaked on purpose: workers may still run when static destructors do.
   static ThreadPool* const pool = [] {
     shared_created = true;
-    return new ThreadPool(shared_thread_count.load());
+    const size_t threads = shared_thread_count.load();
+    return new ThreadPool(
+        threads != 0 ? threads
+                     : std::max(1u, std::thread::hardware_concurrency()));
   }();
   return *pool;
 }

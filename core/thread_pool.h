@@ -18,14 +18,16 @@ namespace actserve {
 // concurrent requests never oversubscribe the cores.
 class ThreadPool {
  public:
-  // `threads` workers; 0 means one per hardware thread.
-  explicit ThreadPool(size_t threads);
+  // Exactly `workers` threads. A ParallelFor caller works too, so a pool of
+  // N - 1 workers gives N threads to a caller outside the pool, and a task
+  // running on the pool (as the server's calls do) gets at most N.
+  explicit ThreadPool(size_t workers);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // The process-wide pool. Its size is fixed by the first call after
-  // SetSharedThreadCount (default: hardware threads).
+  // SetSharedThreadCount; 0 (the default) means one per hardware thread.
   static ThreadPool& Shared();
   // Must be called before the first Shared(); returns false if too late.
   static bool SetSharedThreadCount(size_t threads);

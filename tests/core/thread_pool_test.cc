@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
@@ -31,6 +32,17 @@ TEST(ThreadPoolTest, NestedParallelForFromEveryWorkerCompletes) {
   }
   done.Wait();
   EXPECT_EQ(total.load(), kTasks * 4950);
+}
+
+TEST(ThreadPoolTest, WithoutWorkersTheCallerDoesEverything) {
+  ThreadPool pool(0);
+  const std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  pool.ParallelFor(100, [&](int64_t) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    ++calls;
+  });
+  EXPECT_EQ(calls, 100);
 }
 
 TEST(ThreadPoolTest, ZeroAndOneBlocks) {
