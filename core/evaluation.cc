@@ -15,12 +15,28 @@ namespace actserve {
 namespace {
 
 // Work is split into blocks of this many input elements, aligned to the
-// tensor's element index (never to the thread count, so results are bitwise
-// the same for any number of threads). 16 Ki float32 = 64 KiB: large enough
-// that scheduling (~1-2 us per block) is under 5% of the compute of the
-// cheapest kernel at ~0.2 ns/element, small enough to balance two cores on a
-// 64 Ki tensor. bench/activation_bench measures the split.
+// tensor's element index (never to the thread count), so results are bitwise
+// the same for any number of threads and any block-aligned split of a stream.
 constexpr int64_t kBlockElements = 16384;
+// Below this many elements a call runs on the calling thread alone. Measured
+// with bench/activation_bench (2 threads against 1, float32 forward, on the
+// 2-core development VM): handing blocks to a second thread loses below
+// 128 Ki elements (0.65x relu, 0.95x sigmoid), gains from 256 Ki for the
+// transcendental functions (1.26x) and from 512 Ki for relu (1.13x); at
+// 1 Mi it is 1.74x for gelu, 1.38x for relu (memory bound).
+constexpr int64_t kParallelGrainElements = 262144;
+
+// Runs fn(0) ... fn(tasks - 1) on the pool, or inline when the work is too
+// small to repay waking another thread; the tasks are the same either way.
+void ForEachTask(ThreadPool& pool, int64_t tasks, int64_t elements,
+                 absl::FunctionRef<void(int64_t)> fn) {
+  if (elements < kParallelGrainElements) {
+    for (int64_t t = 0; t < tasks; ++t) fn(t);
+    return;
+  }
+  pool.ParallelFor(tasks, fn);
+}
+
 // Half-precision inputs are widened to float32 in stack pieces of this size.
 constexpr int64_t kWidenPiece = 2048;
 
@@ -482,7 +498,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
       // the scalar path, so Runs split at block boundaries give the bits of
       // one Run.
       const int64_t channels = axis_len_;
-      pool.ParallelFor(channels, [&](int64_t c) {
+      ForEachTask(pool, channels, count, [&](int64_t c) {
         KernelParams p = kernel_params_;
         p.alpha = channel_alpha_[c];
         const int64_t row = channels * inner_;
@@ -508,7 +524,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
       });
     } else {
       std::vector<double> partial(blocks);
-      pool.ParallelFor(blocks, [&](int64_t b) {
+      ForEachTask(pool, blocks, count, [&](int64_t b) {
         const int64_t lo = std::max(first, (first_block + b) * kBlockElements);
         const int64_t hi =
             std::min(end, (first_block + b + 1) * kBlockElements);
@@ -519,7 +535,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
     return;
   }
 
-  pool.ParallelFor(blocks, [&](int64_t b) {
+  ForEachTask(pool, blocks, count, [&](int64_t b) {
     const int64_t lo = std::max(first, (first_block + b) * kBlockElements);
     const int64_t hi = std::min(end, (first_block + b + 1) * kBlockElements);
     const T* xb = x + (lo - first);
@@ -560,7 +576,7 @@ void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
   const int64_t end = first + count;
   const int64_t first_block = first / rows_per_block;
   const int64_t blocks = (end - 1) / rows_per_block - first_block + 1;
-  pool.ParallelFor(blocks, [&](int64_t b) {
+  ForEachTask(pool, blocks, count * input_unit_, [&](int64_t b) {
     const int64_t lo = std::max(first, (first_block + b) * rows_per_block);
     const int64_t hi = std::min(end, (first_block + b + 1) * rows_per_block);
     const SliceShape s{

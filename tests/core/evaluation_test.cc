@@ -165,15 +165,16 @@ TEST(EvaluationRunTest, BackwardWithoutGradOutput) {
   ExpectInvalid(e->RunAll(x.data(), nullptr, y.data(), nullptr), "grad_output");
 }
 
-// Odd sizes cross block and vector edges; maxout's axis (18) is even.
+// Odd sizes cross block and vector edges, and are above the size from which
+// work is shared between threads; maxout's axis (18) is even.
 EvaluationRequest RequestFor(const ActivationDef& def, Mode mode, DType dtype) {
   EvaluationRequest r;
   r.activation = std::string(def.name);
   r.mode = mode;
   r.dtype = dtype;
   r.shape = def.kind == ActivationKind::kElementwise
-                ? std::vector<int64_t>{3, 7, 2311}
-                : std::vector<int64_t>{37, 9, 18};
+                ? std::vector<int64_t>{5, 7, 9001}
+                : std::vector<int64_t>{1801, 9, 18};
   if (def.name == "prelu")
     r.params.channel_alpha = {0.1, -0.2, 0.3, 0.5, 0.0, 1.5, 0.25};
   return r;
