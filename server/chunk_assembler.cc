@@ -8,9 +8,11 @@
 namespace actserve {
 
 ChunkAssembler::ChunkAssembler(int64_t units, int64_t x_unit_elements,
-                               int64_t grad_unit_elements, size_t item_size)
+                               int64_t grad_unit_elements, size_t item_size,
+                               size_t max_buffered_bytes)
     : units_(units),
       item_size_(item_size),
+      max_buffered_bytes_(max_buffered_bytes),
       has_grad_(grad_unit_elements > 0),
       x_{"data.x", "data.x_offset", x_unit_elements, units * x_unit_elements},
       grad_{"data.grad_output", "data.grad_offset", grad_unit_elements,
@@ -25,7 +27,22 @@ absl::Status ChunkAssembler::Append(int64_t x_offset, std::string x,
   }
   absl::Status status = AppendTo(x_, x_offset, std::move(x));
   if (!status.ok()) return status;
-  return AppendTo(grad_, grad_offset, std::move(grad_output));
+  status = AppendTo(grad_, grad_offset, std::move(grad_output));
+  if (!status.ok()) return status;
+  // The reader stops while a piece waits, so a client that interleaves x and
+  // grad_output never gets here; one that sends only x would otherwise have
+  // the whole tensor buffered.
+  if (has_grad_ && buffered_bytes() > max_buffered_bytes_) {
+    const bool x_ahead = ReceivedUnits(x_) > ReceivedUnits(grad_);
+    const Lane& ahead = x_ahead ? x_ : grad_;
+    const Lane& behind = x_ahead ? grad_ : x_;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        ahead.name, ": ", ahead.received_elements, " elements received but ",
+        behind.name, " only ", behind.received_elements, "; ", buffered_bytes(),
+        " bytes would wait (limit ", max_buffered_bytes_,
+        "): send the two interleaved"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ChunkAssembler::AppendTo(Lane& lane, int64_t offset,

@@ -17,12 +17,16 @@ namespace actserve {
 class ChunkAssembler {
  public:
   // `grad_unit_elements` is 0 when the mode takes no grad_output.
+  // At most `max_buffered_bytes` may wait for the other input.
   ChunkAssembler(int64_t units, int64_t x_unit_elements,
-                 int64_t grad_unit_elements, size_t item_size);
+                 int64_t grad_unit_elements, size_t item_size,
+                 size_t max_buffered_bytes);
 
   // Checks that each non-empty part continues exactly where the previous one
   // ended and stays within the tensor, then keeps its bytes. Errors are
-  // InvalidArgument naming the StreamData field.
+  // InvalidArgument naming the StreamData field, or ResourceExhausted when
+  // one input runs so far ahead of the other (x without grad_output, say)
+  // that more than max_buffered_bytes would wait.
   absl::Status Append(int64_t x_offset, std::string x, int64_t grad_offset,
                       std::string grad_output);
 
@@ -60,6 +64,7 @@ class ChunkAssembler {
 
   int64_t units_;
   size_t item_size_;
+  size_t max_buffered_bytes_;
   bool has_grad_;
   int64_t taken_units_ = 0;
   Lane x_;

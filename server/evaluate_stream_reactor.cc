@@ -13,7 +13,8 @@
 namespace actserve {
 
 EvaluateStreamReactor::Tensor::Tensor(int32_t index, Evaluation evaluation,
-                                      int64_t chunk_bytes)
+                                      int64_t chunk_bytes,
+                                      int64_t max_message_bytes)
     : index(index),
       evaluation(std::move(evaluation)),
       chunker(this->evaluation, chunk_bytes, index),
@@ -23,7 +24,15 @@ EvaluateStreamReactor::Tensor::Tensor(int32_t index, Evaluation evaluation,
           this->evaluation.mode() == Mode::kBackward
               ? this->evaluation.grad_unit()
               : 0,
-          ItemSize(this->evaluation.dtype())),
+          ItemSize(this->evaluation.dtype()),
+          // Two pieces of both inputs and one largest message may wait for
+          // the other input: bounded by the message size, not the tensor's.
+          static_cast<size_t>(
+              2 * chunker.units_per_piece() *
+                  (this->evaluation.input_unit() +
+                   this->evaluation.grad_unit()) *
+                  static_cast<int64_t>(ItemSize(this->evaluation.dtype())) +
+              max_message_bytes)),
       param_grads(this->evaluation.NewParameterGradients()) {}
 
 EvaluateStreamReactor::EvaluateStreamReactor(
@@ -138,8 +147,8 @@ absl::Status EvaluateStreamReactor::StartTensor(
   if (!evaluation.ok()) return WithContext("header", evaluation.status());
 
   log_.AddTensor(evaluation->input_elements());
-  tensor_ =
-      std::make_unique<Tensor>(index, *std::move(evaluation), *chunk_bytes);
+  tensor_ = std::make_unique<Tensor>(index, *std::move(evaluation),
+                                     *chunk_bytes, config_.max_message_bytes);
   if (NothingToCompute(tensor_->evaluation)) {
     tensor_->chunker.AddEmptyOutput([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       pending_.push_back(std::make_unique<v1::EvaluateStreamResponse>());
@@ -193,13 +202,14 @@ void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
   Advance();
 }
 
-void EvaluateStreamReactor::Advance() {
+void EvaluateStreamReactor::Advance(bool read_started) {
   const v1::EvaluateStreamResponse* write = nullptr;
   std::optional<ChunkAssembler::Piece> compute;
   bool read = false;
   std::optional<grpc::Status> finish;
   {
     absl::MutexLock lock(&mu_);
+    if (read_started) --starting_reads_;
     if (finished_) return;
     cancelled_ = cancelled_ || context_->IsCancelled();
     // Messages and tensor boundaries are handled only while no compute
@@ -252,12 +262,14 @@ void EvaluateStreamReactor::Advance() {
     if (!stopping && !reading_ && !reads_done_ && !message_waiting_ &&
         pending_.size() < kMaxPendingResponses && !piece_still_waiting) {
       reading_ = read = true;
+      ++starting_reads_;
     }
     // The call may only end once no compute or write uses this reactor; an
     // outstanding read is cancelled by Finish.
     const bool drained = reads_done_ && !message_waiting_ &&
                          tensor_ == nullptr && pending_.empty();
-    if (!computing_ && !writing_ && (stopping || drained)) {
+    if (!computing_ && !writing_ && starting_reads_ == 0 &&
+        (stopping || drained)) {
       finished_ = true;
       finish =
           cancelled_ ? CancelledCallStatus(*context_) : ToGrpcStatus(status_);
@@ -268,11 +280,13 @@ void EvaluateStreamReactor::Advance() {
   if (compute.has_value()) {
     ThreadPool::Shared().Schedule([this, piece = *compute] { Compute(piece); });
   }
+  if (finish.has_value()) Finish(*std::move(finish));
   if (read) {
     // request_ is not touched by anyone else while a read is outstanding.
     StartRead(&request_);
+    // A finish another thread held back for this read may be due now.
+    Advance(/*read_started=*/true);
   }
-  if (finish.has_value()) Finish(*std::move(finish));
 }
 
 }  // namespace actserve

@@ -52,7 +52,8 @@ class EvaluateStreamReactor
 
   // The tensor being received.
   struct Tensor {
-    Tensor(int32_t index, Evaluation evaluation, int64_t chunk_bytes);
+    Tensor(int32_t index, Evaluation evaluation, int64_t chunk_bytes,
+           int64_t max_message_bytes);
 
     const int32_t index;
     const Evaluation evaluation;
@@ -72,7 +73,9 @@ class EvaluateStreamReactor
   void Compute(ChunkAssembler::Piece piece);
   // Decides what to do next under the lock and does it outside the lock:
   // gRPC operations are not started while holding mu_.
-  void Advance();
+  // `read_started`: called right after StartRead, to count it started in the
+  // same critical section that may decide to finish.
+  void Advance(bool read_started = false);
 
   grpc::CallbackServerContext* const context_;
   const ServerConfig& config_;
@@ -88,6 +91,10 @@ class EvaluateStreamReactor
   std::deque<std::unique_ptr<v1::EvaluateStreamResponse>> pending_
       ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  // Reads decided whose StartRead has not returned yet: Finish must wait
+  // for them, or OnDone could delete the reactor before StartRead runs. A
+  // count, as the next read may be decided before the last StartRead returns.
+  int starting_reads_ ABSL_GUARDED_BY(mu_) = 0;
   bool message_waiting_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -16,7 +16,8 @@ std::string Bytes(int elements, char fill) {
 }
 
 TEST(ChunkAssemblerTest, HandsOutOnlyUnitsWithAllTheirInputs) {
-  ChunkAssembler assembler(/*units=*/4, 3, 2, 4);
+  ChunkAssembler assembler(/*units=*/4, 3, 2, 4,
+                           /*max_buffered_bytes=*/1 << 20);
   ASSERT_TRUE(assembler.Append(0, Bytes(7, 'x'), 0, Bytes(1, 'g')).ok());
   EXPECT_EQ(assembler.ready_units(), 0);  // grad lacks a whole unit
   ASSERT_TRUE(assembler.Append(7, "", 1, Bytes(4, 'g')).ok());
@@ -48,7 +49,8 @@ TEST(ChunkAssemblerTest, HandsOutOnlyUnitsWithAllTheirInputs) {
 }
 
 TEST(ChunkAssemblerTest, RejectsGapsOverlapsExcessAndPartialElements) {
-  ChunkAssembler assembler(/*units=*/4, 1, 0, 4);
+  ChunkAssembler assembler(/*units=*/4, 1, 0, 4,
+                           /*max_buffered_bytes=*/1 << 20);
   ASSERT_TRUE(assembler.Append(0, Bytes(2, 'x'), 0, "").ok());
   EXPECT_THAT(assembler.Append(3, Bytes(1, 'x'), 0, "").message(),
               HasSubstr("data.x_offset: is 3 but the data so far ends at 2 "
@@ -64,6 +66,29 @@ TEST(ChunkAssemblerTest, RejectsGapsOverlapsExcessAndPartialElements) {
   // Rejected pieces change nothing.
   EXPECT_TRUE(assembler.Append(2, Bytes(2, 'x'), 0, "").ok());
   EXPECT_TRUE(assembler.all_received());
+}
+
+// A client sending x but never grad_output must not get the whole tensor
+// buffered: past the limit it is refused.
+TEST(ChunkAssemblerTest, OneInputFarAheadOfTheOtherIsResourceExhausted) {
+  // Units of 1 x and 1 grad element, 4 bytes each.
+  ChunkAssembler assembler(/*units=*/1000, 1, 1, 4, /*max_buffered_bytes=*/336);
+  int64_t offset = 0;
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i, offset += 10) {
+    status = assembler.Append(offset, Bytes(10, 'x'), 0, "");
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(), HasSubstr("data.x: "));
+  EXPECT_THAT(status.message(), HasSubstr("but data.grad_output only 0"));
+  // Interleaved, the same amount passes.
+  ChunkAssembler interleaved(/*units=*/1000, 1, 1, 4,
+                             /*max_buffered_bytes=*/336);
+  for (int64_t at = 0; at < 1000; at += 10) {
+    ASSERT_TRUE(
+        interleaved.Append(at, Bytes(10, 'x'), at, Bytes(10, 'g')).ok());
+    interleaved.Take(10);
+  }
 }
 
 }  // namespace
