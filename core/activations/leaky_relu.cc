@@ -13,6 +13,7 @@
 // clang-format on
 
 #include "core/kernels/elementwise-inl.h"
+#include "core/kernels/leaky_slope-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -20,26 +21,7 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-struct LeakyReluOp {
-  ACTSERVE_NEVER_WIDE
-  template <class D, class V = hn::Vec<D>>
-  V Forward(D d, V x, const VecParams<D>& p) const {
-    // alpha = 0 is relu: its limit at -inf is 0, not 0 * -inf = NaN.
-    const V negative =
-        hn::IfThenElseZero(hn::Ne(p.alpha, hn::Zero(d)), hn::Mul(p.alpha, x));
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), x, negative);
-  }
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>& p) const {
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), hn::Set(d, 1), p.alpha);
-  }
-  template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), g, hn::Mul(g, p.alpha));
-  }
-};
-
-ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LeakyReluOp)
+ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LeakySlopeOp)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE

@@ -15,6 +15,7 @@
 // clang-format on
 
 #include "core/kernels/elementwise-inl.h"
+#include "core/kernels/leaky_slope-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -22,23 +23,8 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-struct PreluOp {
-  ACTSERVE_NEVER_WIDE
-  template <class D, class V = hn::Vec<D>>
-  V Forward(D d, V x, const VecParams<D>& p) const {
-    // alpha = 0 is relu: its limit at -inf is 0, not 0 * -inf = NaN.
-    const V negative =
-        hn::IfThenElseZero(hn::Ne(p.alpha, hn::Zero(d)), hn::Mul(p.alpha, x));
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), x, negative);
-  }
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>& p) const {
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), hn::Set(d, 1), p.alpha);
-  }
-  template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {
-    return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), g, hn::Mul(g, p.alpha));
-  }
+// leaky_relu's Op plus the gradient of the learnable alpha.
+struct PreluOp : LeakySlopeOp {
   // df/dalpha = x on the x <= 0 branch. Written as "zero where x > 0" so a
   // NaN input makes the alpha gradient NaN too.
   template <class D, class V = hn::Vec<D>>
