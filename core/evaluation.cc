@@ -467,6 +467,11 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
   const int64_t first_block = first / kBlockElements;
   const int64_t blocks = (end - 1) / kBlockElements - first_block + 1;
   const bool per_channel = !channel_alpha_.empty();
+  KernelParams params = kernel_params_;
+  // Half types reach the kernels in stack pieces, always in cache.
+  params.stream_output =
+      !std::is_same_v<T, uint16_t> &&
+      count * static_cast<int64_t>(sizeof(T)) >= kStreamOutputBytes;
 
   if (grads != nullptr) {
     // Backward with a learnable parameter: gx and the parameter gradient in
@@ -499,7 +504,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
       // one Run.
       const int64_t channels = axis_len_;
       ForEachTask(pool, channels, count, [&](int64_t c) {
-        KernelParams p = kernel_params_;
+        KernelParams p = params;
         p.alpha = channel_alpha_[c];
         const int64_t row = channels * inner_;
         int64_t block = -1;
@@ -528,7 +533,7 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
         const int64_t lo = std::max(first, (first_block + b) * kBlockElements);
         const int64_t hi =
             std::min(end, (first_block + b + 1) * kBlockElements);
-        partial[b] = fused(kernel_params_, lo, hi);
+        partial[b] = fused(params, lo, hi);
       });
       for (double p : partial) values[0] += p;
     }
@@ -546,14 +551,13 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
           dtype_, xb, gb, hi - lo,
           [&](const float* xs, const float* gs, int64_t offset, int64_t m) {
             float ys[kWidenPiece];
-            ApplyElementwise<float>(k, mode_, kernel_params_, channel_alpha_,
-                                    inner_, lo + offset, lo + offset + m, xs,
-                                    gs, ys);
+            ApplyElementwise<float>(k, mode_, params, channel_alpha_, inner_,
+                                    lo + offset, lo + offset + m, xs, gs, ys);
             NarrowFromFloat32(dtype_, ys, ob + offset, m);
           });
     } else {
-      ApplyElementwise<T>(k, mode_, kernel_params_, channel_alpha_, inner_, lo,
-                          hi, xb, gb, ob);
+      ApplyElementwise<T>(k, mode_, params, channel_alpha_, inner_, lo, hi, xb,
+                          gb, ob);
     }
   });
 }

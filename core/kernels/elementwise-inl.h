@@ -28,11 +28,13 @@
 #endif
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "core/activation_params.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -117,8 +119,8 @@ HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
 // and run 1.4x slower. Each vector is loaded before its result is stored, so
 // `out` may alias x or g. g is all zeros unless kLoadG.
 template <bool kLoadG, class D, typename T, class Fn>
-HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
-                              Fn fn) {
+HWY_INLINE void ForEachVectorCached(D d, const T* x, const T* g, T* out,
+                                    size_t n, Fn fn) {
   constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
   HWY_ALIGN T xs[kMax];
   HWY_ALIGN T gs[kMax];
@@ -148,6 +150,48 @@ HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
   }
 }
 
+// Copies n elements from `from` (vector aligned) to `to` (any alignment) with
+// non-temporal stores where `to` allows aligned vectors.
+template <class D, typename T>
+HWY_INLINE void StreamCopy(D d, const T* from, T* to, size_t n) {
+  const size_t lanes = hn::Lanes(d);
+  const size_t vector_bytes = lanes * sizeof(T);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(to) % vector_bytes;
+  if (misaligned % sizeof(T) != 0) {
+    std::memcpy(to, from, n * sizeof(T));
+    return;
+  }
+  const size_t head =
+      HWY_MIN(n, (vector_bytes - misaligned) % vector_bytes / sizeof(T));
+  std::memcpy(to, from, head * sizeof(T));
+  size_t i = head;
+  for (; i + lanes <= n; i += lanes) {
+    hn::Stream(hn::LoadU(d, from + i), d, to + i);
+  }
+  std::memcpy(to + i, from + i, (n - i) * sizeof(T));
+}
+
+// ForEachVectorCached a stage at a time; for outputs larger than the cache
+// (`stream`) each stage goes to a stack buffer and is streamed out from
+// there. The vectors stay where they were whatever the alignment of `out`,
+// so the bits are the same either way. One call site for fn (see above).
+template <bool kLoadG, class D, typename T, class Fn>
+HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
+                              bool stream, Fn fn) {
+  constexpr size_t kStage = 4096 / sizeof(T);  // L1 resident
+  static_assert(kStage % (HWY_MAX_BYTES / sizeof(T)) == 0);
+  alignas(HWY_MAX_BYTES) T stage[kStage];
+  for (size_t i = 0; i < n; i += kStage) {
+    const size_t m = HWY_MIN(kStage, n - i);
+    ForEachVectorCached<kLoadG>(d, x + i, kLoadG ? g + i : g,
+                                stream ? stage : out + i, m, fn);
+    if (stream) StreamCopy(d, stage, out + i, m);
+  }
+  // Makes the streamed lines visible before the pool reports this block
+  // done.
+  if (stream) hwy::FlushStream();
+}
+
 // out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]). `out` may alias x or g.
 template <EvalKind kKind, class Op, typename T>
 void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
@@ -156,7 +200,8 @@ void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
   hn::ScalableTag<T> d;
   const VecParams<decltype(d)> p(d, params);
   ForEachVector<kKind == EvalKind::kBackward>(
-      d, x, g, out, n, [&](hn::Vec<decltype(d)> xv, hn::Vec<decltype(d)> gv) {
+      d, x, g, out, n, params.stream_output,
+      [&](hn::Vec<decltype(d)> xv, hn::Vec<decltype(d)> gv) {
         return EvalChecked<kKind>(op, d, xv, gv, p, params);
       });
 }
@@ -207,32 +252,36 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   using DW = hn::Vec<decltype(dw)>;
   const VecParams<decltype(dw)> pw(dw, params);
   DW sum = hn::Zero(dw);
-  ForEachVector</*kLoadG=*/true>(d, x, g, gx, n, [&](V xv, V gv) {
-    const V gxv = EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
-    if constexpr (std::is_same_v<T, double>) {
-      sum = hn::MulAdd(gv, op.ParamPartial(d, xv, p), sum);
-      return gxv;
-    } else {
-      if constexpr (ParamPartialInLaneType<Op>::value) {
-        const V term = op.ParamPartial(d, xv, p);
-        const V magnitude = hn::Abs(term);
-        const auto normal_or_zero = hn::Or(
-            hn::Eq(magnitude, hn::Zero(d)),
-            hn::And(
-                hn::Ge(magnitude, hn::Set(d, std::numeric_limits<T>::min())),
-                hn::Le(magnitude, hn::Set(d, std::numeric_limits<T>::max()))));
-        if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
-          ForEachWideHalf(dw, d, gv, term,
-                          [&](DW gw, DW tw) { sum = hn::MulAdd(gw, tw, sum); });
+  ForEachVector</*kLoadG=*/true>(
+      d, x, g, gx, n, params.stream_output, [&](V xv, V gv) {
+        const V gxv =
+            EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
+        if constexpr (std::is_same_v<T, double>) {
+          sum = hn::MulAdd(gv, op.ParamPartial(d, xv, p), sum);
+          return gxv;
+        } else {
+          if constexpr (ParamPartialInLaneType<Op>::value) {
+            const V term = op.ParamPartial(d, xv, p);
+            const V magnitude = hn::Abs(term);
+            const auto normal_or_zero = hn::Or(
+                hn::Eq(magnitude, hn::Zero(d)),
+                hn::And(hn::Ge(magnitude,
+                               hn::Set(d, std::numeric_limits<T>::min())),
+                        hn::Le(magnitude,
+                               hn::Set(d, std::numeric_limits<T>::max()))));
+            if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
+              ForEachWideHalf(dw, d, gv, term, [&](DW gw, DW tw) {
+                sum = hn::MulAdd(gw, tw, sum);
+              });
+              return gxv;
+            }
+          }
+          ForEachWideHalf(dw, d, gv, xv, [&](DW gw, DW xw) {
+            sum = hn::MulAdd(gw, op.ParamPartial(dw, xw, pw), sum);
+          });
           return gxv;
         }
-      }
-      ForEachWideHalf(dw, d, gv, xv, [&](DW gw, DW xw) {
-        sum = hn::MulAdd(gw, op.ParamPartial(dw, xw, pw), sum);
       });
-      return gxv;
-    }
-  });
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
 

@@ -2,7 +2,9 @@
 // half types and thread-count independence, for every registered activation.
 #include "core/evaluation.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
@@ -279,6 +281,55 @@ TEST_P(EveryActivationTest, BitwiseIdenticalAcrossThreadsAndRanges) {
           EXPECT_NEAR(grads[i].values[j], a.grads[i].values[j],
                       1e-9 * (1 + std::fabs(a.grads[i].values[j])));
         }
+      }
+    }
+  }
+}
+
+// Runs large enough to stream their output (non-temporal stores through a
+// stack stage) give the bits of cached runs, into an output that is not
+// vector aligned.
+TEST_P(EveryActivationTest, StreamedOutputMatchesCachedRuns) {
+  const ActivationDef& def = *GetParam();
+  if (def.kind != ActivationKind::kElementwise) GTEST_SKIP();
+  ThreadPool pool(1);
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (Mode mode : {Mode::kForward, Mode::kBackward}) {
+      SCOPED_TRACE(std::string(DTypeName(dtype)) + " " +
+                   std::string(ModeName(mode)));
+      const int64_t item = ItemSize(dtype);
+      EvaluationRequest r = RequestFor(def, mode, dtype);
+      r.shape = {Evaluation::kStreamOutputBytes / item + 3};
+      r.params.channel_alpha.clear();
+      absl::StatusOr<Evaluation> e = Evaluation::Create(r);
+      ASSERT_TRUE(e.ok()) << e.status();
+      const int64_t n = e->units();
+      const auto x = RandomBytes(dtype, n, 5);
+      const auto g = mode == Mode::kBackward ? RandomBytes(dtype, n, 6)
+                                             : std::vector<uint8_t>{};
+      // One element past a vector-aligned start.
+      std::vector<uint8_t> buffer((n + 1) * item + 64);
+      uint8_t* streamed =
+          buffer.data() +
+          (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) + item;
+      std::vector<ParameterGradient> whole = e->NewParameterGradients();
+      ASSERT_TRUE(e->RunAll(x.data(), g.empty() ? nullptr : g.data(), streamed,
+                            &whole, pool)
+                      .ok());
+      std::vector<uint8_t> cached(n * item);
+      std::vector<ParameterGradient> split = e->NewParameterGradients();
+      const int64_t step = 4 * e->block_units();
+      ASSERT_LT(step * item, Evaluation::kStreamOutputBytes);
+      for (int64_t u = 0; u < n; u += step) {
+        const int64_t count = std::min(step, n - u);
+        ASSERT_TRUE(e->Run(u, count, x.data() + u * item,
+                           g.empty() ? nullptr : g.data() + u * item,
+                           cached.data() + u * item, &split, pool)
+                        .ok());
+      }
+      EXPECT_EQ(std::memcmp(streamed, cached.data(), cached.size()), 0);
+      for (size_t i = 0; i < whole.size(); ++i) {
+        EXPECT_EQ(whole[i].values, split[i].values);
       }
     }
   }
