@@ -15,15 +15,29 @@
 // 2e^2 / D+ <= 0.4, so w's few roundings are damped and the rest rounds
 // once: with e 2^64 = S (1 + p) unrounded (S a power of two),
 // x e (1 - w) 2^64 = S x (1 + c), c = p - w (1 + p), so x e rounds once even
-// where e is subnormal. Derivative: e is the swish gate's scaled exp split
-// (core/kernels/swish-inl.h); numerator and denominator are carried to about
-// twice the precision (exact product and sum errors) and the quotient is
-// corrected by its residual (DivideSplit), so it rounds about once. B's two
-// terms cancel only around the root of y', x0 = -1.19243; on [-1.75, -0.95] y'
-// is instead (x - x0) P(x - x0) (x0 in two parts, so x - x0 is exact), P a
-// relative least-squares fit on Chebyshev nodes (error 1e-10 float, 1.4e-18
-// double, evaluation condition 2.4). Beyond |x| = 1000, e = 0: x is clamped
-// there so no term overflows. All in the lane type.
+// where e is subnormal. Forward is computed in the lane type.
+//
+// Float32 derivative: in float64 lanes, where nothing overflows for x in
+// [-260, 30] (beyond, the float32 result is that of the clamp), with
+// E = exp(x) and m = n + 2 = E^2 + 2E + 2 directly:
+//   y' = (n m + 4 x E (1 + E)) / m^2,
+// E from a float32-grade polynomial (relative error 2^-34). The numerator
+// cancels near the root of y', x0 = -1.19243, but every float64 rounding is
+// 2^-53 and E's error moves y' by at most 2e-11 in absolute terms, so y'
+// rounds once to float32 (within 0.51 ULP); backward multiplies by g in
+// float64 too, so g y' also rounds once. One float64 division per 8 lanes costs
+// less than an estimate and Newton step: these kernels are bound by the FMA/add
+// pipes, not the divider.
+//
+// Float64 derivative: e is the swish gate's scaled exp split
+// (core/kernels/swish-inl.h); numerator and denominator of the x < 0 / x >= 0
+// forms above are carried to about twice the precision (exact product and sum
+// errors) and the quotient is corrected by its residual (DivideSplit), so it
+// rounds about once. B's two terms cancel only around x0; on [-1.75, -0.95]
+// y' is instead (x - x0) P(x - x0) (x0 in two parts, so x - x0 is exact), P a
+// relative least-squares fit on Chebyshev nodes (error 1.4e-18, evaluation
+// condition 2.4). Beyond |x| = 1000, e = 0: x is clamped there so no term
+// overflows.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/mish.cc"
 // clang-format off: foreach_target.h re-includes this file once per target and
@@ -45,13 +59,7 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-// y' / (x - x0) on [-1.75, -0.95] in h = x - x0, lowest order first.
-constexpr float kRootPolyF32[] = {
-    0.266947914067500845345f,   0.204731264291476756753f,
-    0.0419078158270963850676f,  -0.0202718478449092126582f,
-    -0.0158209079625542732342f, -0.0033597313921440696351f,
-    0.00109014908148431950983f, 0.000976938531179843035762f,
-    0.000250250959559483462006f};
+// Float64 y' / (x - x0) on [-1.75, -0.95] in h = x - x0, lowest order first.
 constexpr double kRootPolyF64[] = {
     0.266947914049534511628,      0.204731264080105864213,
     0.0419078210436095719647,     -0.0202718227166842149778,
@@ -108,8 +116,8 @@ struct MishExp {
   hn::Mask<D> negative;
 };
 
-// e = exp(-|x|) for x clamped to +-1000 (beyond, e = 0 and y, y' are their
-// limits in both types; the clamp keeps x (e + 2), 4 (1 + e)(1 + x) and x e^2
+// Float64 derivative: e = exp(-|x|) for x clamped to +-1000 (beyond, e = 0
+// and y' is its limit; the clamp keeps x (e + 2), 4 (1 + e)(1 + x) and x e^2
 // finite), and the polynomials in e of both branches, each as hi + low.
 template <class D, class V = hn::Vec<D>>
 struct MishParts {
@@ -148,6 +156,73 @@ struct MishParts {
       den_pos, den_pos_low;
 };
 
+// exp(x) for x in [-260, 30], relative error 2^-34: x = k ln2 + r, |r| <=
+// ln2/2, exp(r) a degree-7 near-minimax polynomial (Chebyshev fit), 2^k added
+// to the exponent bits (exp(x) is normal).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ExpF32Grade(D d, V x) {
+  const V shifter = hn::Set(d, 0x1.8p52);
+  const V kd = hn::MulAdd(x, hn::Set(d, 1.4426950408889634), shifter);
+  const V k = hn::Sub(kd, shifter);
+  const V r = hn::NegMulAdd(k, hn::Set(d, 0.6931471805599453), x);
+  V p = hn::Set(d, 0.0001990890397190586);
+  p = hn::MulAdd(p, r, hn::Set(d, 0.0013949780330796578));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.008333281514799859));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.04166620009206286));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.16666666793674462));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5000000114362718));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.9999999999951367));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.9999999999562088));
+  // kd's low mantissa bits hold k; shifted up they are k in the exponent
+  // field (the shifter's own bits shift out).
+  const hn::RebindToSigned<D> di;
+  return hn::BitCast(
+      d, hn::Add(hn::BitCast(di, p), hn::ShiftLeft<52>(hn::BitCast(di, kd))));
+}
+
+// Float32 y' in float64 lanes: with E = exp(x), n = E (E + 2), m = n + 2,
+//   y' = (n m + 4 x E (1 + E)) / m^2,
+// which is finite for x in [-260, 30] (beyond, the float32 result is that of
+// the clamp: 1, or -0 from a product below half the smallest subnormal).
+// The numerator cancels near x0, but every float64 rounding is 2^-53 and E's
+// error of 2^-34 moves y' by at most 2e-11 (0.004 ULP at 0.05 from the root,
+// the worst place): y' rounds once to float32 with an error below 0.51 ULP.
+template <class DW, class VW = hn::Vec<DW>>
+HWY_INLINE VW WideDerivative(DW dw, VW x) {
+  const VW e = ExpF32Grade(dw, x);
+  const VW u = hn::MulAdd(e, e, e);
+  const VW n = hn::Add(u, e);
+  const VW m = hn::Add(n, hn::Set(dw, 2.0));
+  const VW numerator =
+      hn::MulAdd(n, m, hn::Mul(hn::Mul(hn::Set(dw, 4.0), x), u));
+  return hn::Div(numerator, hn::Mul(m, m));
+}
+
+// Float32 y', or g y' if kTimesG: clamped x in float64 lanes, half a vector
+// at a time, each result rounded once. Below x = -260, g y' rounds to 0 for
+// any finite g.
+template <bool kTimesG, class D, class V = hn::Vec<D>>
+HWY_INLINE V MishDerivativeF32(D d, V x, V g) {
+  x = hn::Min(hn::Max(x, hn::Set(d, -260.0f)), hn::Set(d, 30.0f));
+#if HWY_TARGET == HWY_SCALAR
+  const hn::Rebind<double, D> dw;
+  auto y = WideDerivative(dw, hn::PromoteTo(dw, x));
+  if constexpr (kTimesG) y = hn::Mul(hn::PromoteTo(dw, g), y);
+  // Highway 1.0.3's scalar DemoteTo clamps overflow to FLT_MAX.
+  return hn::Set(d, static_cast<float>(hn::GetLane(y)));
+#else
+  const hn::Half<D> dh;
+  const hn::Rebind<double, decltype(dh)> dw;
+  auto lo = WideDerivative(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, x)));
+  auto hi = WideDerivative(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, x)));
+  if constexpr (kTimesG) {
+    lo = hn::Mul(hn::PromoteTo(dw, hn::LowerHalf(dh, g)), lo);
+    hi = hn::Mul(hn::PromoteTo(dw, hn::UpperHalf(dh, g)), hi);
+  }
+  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
+#endif
+}
+
 struct MishOp {
   ACTSERVE_NEVER_WIDE
 
@@ -173,11 +248,29 @@ struct MishOp {
     return hn::IfThenElse(hn::Gt(x, limit), x, y);
   }
 
-  ACTSERVE_DERIVATIVE_FROM_SPLIT
-
   template <class D, class V = hn::Vec<D>>
-  HWY_INLINE SplitQuotient<V> SplitDerivative(D d, V x,
-                                              const VecParams<D>&) const {
+  V Derivative(D d, V x, const VecParams<D>&) const {
+    if constexpr (sizeof(hn::TFromD<D>) == 4) {
+      return MishDerivativeF32<false>(d, x, x);
+    } else {
+      const SplitQuotient<V> y = SplitDerivative(d, x);
+      return hn::Add(y.q, y.correction);
+    }
+  }
+
+  // Float32: g y' rounds once.
+  template <class D, class V = hn::Vec<D>>
+  V Backward(D d, V x, V g, const VecParams<D>&) const {
+    if constexpr (sizeof(hn::TFromD<D>) == 4) {
+      return MishDerivativeF32<true>(d, x, g);
+    } else {
+      return TimesSplitQuotient(d, g, SplitDerivative(d, x));
+    }
+  }
+
+  // Float64 y' as q + correction.
+  template <class D, class V = hn::Vec<D>>
+  HWY_INLINE SplitQuotient<V> SplitDerivative(D d, V x) const {
     using T = hn::TFromD<D>;
     const MishParts<D> s(d, x);
     const SigmoidGate<D>& g = s.g;
@@ -222,26 +315,17 @@ struct MishOp {
     SplitQuotient<V> y =
         DivideSplit(d, numerator, numerator_low, den, den_low, g.result_scale);
     // Next to the root: (x - x0) P(x - x0).
-    const V x0_hi =
-        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? -1.1924312114715576
-                                                 : -1.1924312145154952));
-    const V x0_lo =
-        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? -3.0439375949500883404e-9
-                                                 : -4.8484829848031045549e-17));
+    const V x0_hi = hn::Set(d, -1.1924312145154952);
+    const V x0_lo = hn::Set(d, -4.8484829848031045549e-17);
     // h = x - x0 = h_hi - x0_lo, h_hi exact (Sterbenz) in the window.
     const V h_hi = hn::Sub(xc, x0_hi);
     const V h = hn::Sub(h_hi, x0_lo);
-    V poly;
-    if constexpr (sizeof(T) == 4) {
-      poly = Horner(d, h, kRootPolyF32);
-    } else {
-      poly = Horner(d, h, kRootPolyF64);
-    }
+    const V poly = Horner(d, h, kRootPolyF64);
     const V near = hn::Mul(h_hi, poly);
     const V near_correction =
         hn::NegMulAdd(x0_lo, poly, ProductError(d, h_hi, poly, near));
-    const auto in_window = hn::And(hn::Ge(x, hn::Set(d, T(-1.75))),
-                                   hn::Le(x, hn::Set(d, T(-0.95))));
+    const auto in_window =
+        hn::And(hn::Ge(x, hn::Set(d, -1.75)), hn::Le(x, hn::Set(d, -0.95)));
     return {hn::IfThenElse(in_window, near, y.q),
             hn::IfThenElse(in_window, near_correction, y.correction)};
   }
@@ -302,11 +386,12 @@ const ActivationDef& MishActivation() {
       .derivative_formula =
           "tanh(sp) + x * (1 - tanh(sp)^2) * sigmoid(x), sp = log(1 + exp(x))",
       .description = "Self-regularized non-monotonic activation (Misra 2019).",
-      // Measured max over 6M points in [-12, 6] and 1.5M over the whole
-      // range per dtype, every target: forward 2.65 (SSE4 float32),
-      // derivative 2.3, backward 2.9 ULP (SSE4 float64; AVX3 float32: 2.3,
-      // 2.05, 2.1).
-      // Within 0.05 of the root of y' the absolute error is under 1e-8.
+      // Measured max over 6M points in [-12, 6], 2M in [-3, 3], [-40, 40]
+      // and [-1e4, 1e4] and 2M over the whole range per dtype, every
+      // target: float32 forward 2.49 (SSE4), derivative 0.502, backward
+      // 0.502 ULP (all targets); float64 forward 2.63, derivative 2.51,
+      // backward 3.0 ULP (SSE4). Within 0.05 of the root of y' the absolute
+      // error is under 1e-9 (float32) and 1e-17 (float64).
       .accuracy = {.ulp_f32 = 3.5,
                    .ulp_f64 = 3.5,
                    .abs_near_root = 1e-7,
