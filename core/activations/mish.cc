@@ -203,24 +203,32 @@ HWY_INLINE VW WideDerivative(DW dw, VW x) {
 // any finite g.
 template <bool kTimesG, class D, class V = hn::Vec<D>>
 HWY_INLINE V MishDerivativeF32(D d, V x, V g) {
-  x = hn::Min(hn::Max(x, hn::Set(d, -260.0f)), hn::Set(d, 30.0f));
+  const V xc = hn::Min(hn::Max(x, hn::Set(d, -260.0f)), hn::Set(d, 30.0f));
+  V y;
 #if HWY_TARGET == HWY_SCALAR
   const hn::Rebind<double, D> dw;
-  auto y = WideDerivative(dw, hn::PromoteTo(dw, x));
-  if constexpr (kTimesG) y = hn::Mul(hn::PromoteTo(dw, g), y);
+  auto yw = WideDerivative(dw, hn::PromoteTo(dw, xc));
+  if constexpr (kTimesG) yw = hn::Mul(hn::PromoteTo(dw, g), yw);
   // Highway 1.0.3's scalar DemoteTo clamps overflow to FLT_MAX.
-  return hn::Set(d, static_cast<float>(hn::GetLane(y)));
+  y = hn::Set(d, static_cast<float>(hn::GetLane(yw)));
 #else
   const hn::Half<D> dh;
   const hn::Rebind<double, decltype(dh)> dw;
-  auto lo = WideDerivative(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, x)));
-  auto hi = WideDerivative(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, x)));
+  auto lo = WideDerivative(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, xc)));
+  auto hi = WideDerivative(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, xc)));
   if constexpr (kTimesG) {
     lo = hn::Mul(hn::PromoteTo(dw, hn::LowerHalf(dh, g)), lo);
     hi = hn::Mul(hn::PromoteTo(dw, hn::UpperHalf(dh, g)), hi);
   }
-  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
+  y = hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
 #endif
+  if constexpr (kTimesG) {
+    // y'(-inf) is 0, not y'(-260): an infinite g gives NaN there, as g * 0.
+    y = hn::IfThenElse(
+        hn::Eq(x, hn::Set(d, -std::numeric_limits<float>::infinity())),
+        hn::Mul(g, hn::Zero(d)), y);
+  }
+  return y;
 }
 
 struct MishOp {
