@@ -10,14 +10,17 @@
 // t)) / (1 + E)^2, E = exp(-z), cancels around its root x0 = -0.75246.
 //
 // float32: evaluated in float64 lanes, where every rounding is 2^-53, so
-// float32-grade approximations suffice and the result rounds about once: z
-// (x^2 is exact), E = 2^(-z log2(e)) with a degree-6 polynomial (2^-28.5)
-// and y = x / (1 + E), y' = (1 + E (1 + t)) / (1 + E)^2 with the reciprocal
-// from vrcp14pd and one Newton step (2^-28) on AVX-512, a division
-// elsewhere. E may exceed 1 (up to e^142 for x >= -12; below, and beyond 12
-// for y', the result rounds to -0 or the limit, so x is clamped), which
-// keeps the one formula free of selects; next to the root the absolute error
-// of 1 + E (1 + t) is E's own, about 2^-28.
+// float32-grade approximations suffice and need no compensation: z (x^2 is
+// exact), E = 2^(-z log2(e)) (2^-28.5: a 16-entry table and a cubic on
+// AVX-512, a degree-6 polynomial elsewhere), y = x / (1 + E) and y' = (1 +
+// E (1 + t)) / (1 + E)^2. E may exceed 1, which keeps one formula for both
+// signs, free of selects; next to the root the absolute error of 1 + E (1 +
+// t) is E's own, about 2^-28. y' divides by (1 + E)^2 in float64 (vrcp14pd
+// and one Newton step, 2^-28, on AVX-512; a division elsewhere) and rounds
+// about once. The forward rounds 1 + E to float32 and divides there (twice
+// the lanes; vrcp14ps and one Newton step on AVX-512), about 2 ULP in all;
+// 1 + E overflows float32 for x < -10, so NeedsWide sends those rare lanes
+// to the float64 kernel. x beyond 12, where y' rounds to 1, is clamped.
 //
 // float64: the same formulas in the lane type (core/kernels/swish-inl.h's
 // gate with z = 2u), z carried to twice the precision: x^2 and the products
@@ -106,11 +109,14 @@ struct GeluTanhParts {
 
 // Float32 lanes: float64 lanes with float32-grade approximations.
 
-// 2^a with k = round(a), |f| = |a - k| <= 1/2 and 2^f a degree-6
-// polynomial (Chebyshev interpolant on [-1/2, 1/2], relative error
-// 2^-28.5), for a in [-1021, 1023].
+// 2^(b / 16) for b in [-16336, 16368] (the result normal, the polynomials
+// within 2^-28.5 of it).
+//
+// Portable: a = b / 16 = k + f, k = round(a), |f| <= 1/2, 2^f a degree-6
+// polynomial (Chebyshev interpolant on [-1/2, 1/2], relative error 2^-28.5).
 template <class DW, class VW = hn::Vec<DW>>
-HWY_INLINE VW Exp2Wide(DW dw, VW a) {
+HWY_INLINE VW Exp2Sixteenths(DW dw, VW b) {
+  const VW a = hn::Mul(b, hn::Set(dw, 1.0 / 16));
   // 1.5 * 2^52 + 1023: adding it rounds a to an integer k and leaves k + 1023,
   // the biased exponent of 2^k, in the low bits of the significand.
   const VW shifter = hn::Set(dw, 0x1.8p52 + 1023);
@@ -126,6 +132,53 @@ HWY_INLINE VW Exp2Wide(DW dw, VW a) {
   return hn::Mul(p,
                  hn::BitCast(dw, hn::ShiftLeft<52>(hn::BitCast(du, biased))));
 }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// AVX-512: j = round(b), g = b - j in [-1/2, 1/2],
+//   2^(b/16) = 2^floor(j/16) 2^((j mod 16)/16) 2^(g/16),
+// the middle factor from a 16-entry table (one vpermt2pd), 2^(g/16) a cubic
+// (Chebyshev interpolant, relative error 2^-29.7): three FMAs where the
+// degree-6 polynomial takes six, on the FMA pipes that bound these loops.
+template <class DW>
+HWY_INLINE hn::Vec512<double> Exp2Sixteenths(DW dw, hn::Vec512<double> b) {
+  using VW = hn::Vec512<double>;
+  HWY_ALIGN static constexpr double kTable[16] = {1,
+                                                  1.0442737824274138,
+                                                  1.0905077326652577,
+                                                  1.1387886347566916,
+                                                  1.189207115002721,
+                                                  1.241857812073484,
+                                                  1.2968395546510096,
+                                                  1.3542555469368927,
+                                                  1.4142135623730951,
+                                                  1.4768261459394993,
+                                                  1.5422108254079407,
+                                                  1.6104903319492543,
+                                                  1.681792830507429,
+                                                  1.7562521603732995,
+                                                  1.8340080864093424,
+                                                  1.9152065613971474};
+  // Adding 1.5 * 2^52 rounds b to the integer j and leaves 2^51 + j in the
+  // significand bits: its low 4 bits index the table, the rest shifted
+  // into the exponent field is floor(j/16).
+  const VW shifter = hn::Set(dw, 0x1.8p52);
+  const VW biased = hn::Add(b, shifter);
+  const VW g = hn::Sub(b, hn::Sub(biased, shifter));
+  const VW q =
+      hn::MulAdd(hn::MulAdd(hn::MulAdd(hn::Set(dw, 1.3551125679403692e-05), g,
+                                       hn::Set(dw, 0.00093842148356189619)),
+                            g, hn::Set(dw, 0.043321698775062194)),
+                 g, hn::Set(dw, 0.99999999885341173));
+  const hn::RebindToUnsigned<DW> du;
+  const auto bits = hn::BitCast(du, biased);
+  const VW t{_mm512_permutex2var_pd(hn::Load(dw, kTable).raw,
+                                    _mm512_castpd_si512(biased.raw),
+                                    hn::Load(dw, kTable + 8).raw)};
+  const VW scaled_t = hn::BitCast(
+      dw,
+      hn::Add(hn::BitCast(du, t), hn::ShiftLeft<52>(hn::ShiftRight<4>(bits))));
+  return hn::Mul(q, scaled_t);
+}
+#endif
 
 // 1 / v for v >= 1: where the target has a reciprocal estimate for float64
 // (vrcp14pd, 2^-14), one Newton step squares its error to 2^-28; elsewhere
@@ -169,18 +222,18 @@ constexpr double kC1Wide = 1.5957691216057308;
 constexpr double kC3Wide = 0.07135481627260025;
 constexpr double kLog2EWide = 1.4426950408889634;
 
-// E = exp(-z) = 2^(-z log2(e)) for float64 lanes x >= -12 (E <= e^142.5);
-// for huge and infinite x the exponent is clamped to -1021, where 1 + E
-// rounds to 1.
+// E = exp(-z) = 2^(-z log2(e)) for float64 lanes x >= -10 (E < 8.4e37); for
+// huge and infinite x the exponent is clamped to -1021, where 1 + E rounds
+// to 1.
 template <class DW, class VW = hn::Vec<DW>>
 HWY_INLINE VW ExpMinusZWide(DW dw, VW x, VW s) {
-  const VW minus_z_log2e =
-      hn::Mul(x, hn::MulAdd(hn::Set(dw, -kC3Wide * kLog2EWide), s,
-                            hn::Set(dw, -kC1Wide * kLog2EWide)));
-  return Exp2Wide(dw, hn::Max(minus_z_log2e, hn::Set(dw, -1021.0)));
+  const VW minus_z_log2e_16 =
+      hn::Mul(x, hn::MulAdd(hn::Set(dw, -16 * kC3Wide * kLog2EWide), s,
+                            hn::Set(dw, -16 * kC1Wide * kLog2EWide)));
+  return Exp2Sixteenths(dw, hn::Max(minus_z_log2e_16, hn::Set(dw, -16336.0)));
 }
 
-// y' = (1 + E (1 + t)) / (1 + E)^2 times g for float64 lanes x in [-12, 12].
+// y' = (1 + E (1 + t)) / (1 + E)^2 times g for float64 lanes x in [-10, 12].
 template <class DW, class VW = hn::Vec<DW>>
 HWY_INLINE VW GradientWide(DW dw, VW x, VW g) {
   const VW one = hn::Set(dw, 1.0);
@@ -193,19 +246,37 @@ HWY_INLINE VW GradientWide(DW dw, VW x, VW g) {
   return hn::Mul(hn::Mul(g, num), ReciprocalWide(dw, hn::Mul(den, den)));
 }
 
+// x / den for float32 lanes, den >= 1: vrcp14ps (2^-14) and one Newton step
+// on AVX-512, a division elsewhere (a 12-bit estimate would need two).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V DivideF32(D d, V x, V den) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  const V r = hn::ApproximateReciprocal(den);
+  return hn::Mul(x, hn::MulAdd(r, hn::NegMulAdd(den, r, hn::Set(d, 1.0f)), r));
+#else
+  (void)d;
+  return hn::Div(x, den);
+#endif
+}
+
 struct GeluTanhOp {
-  ACTSERVE_NEVER_WIDE
+  // Float32 lanes x < -10 (and -inf): 1 + E overflows float32 there, and y
+  // gets subnormal, so the forward's float32 division cannot serve them.
+  template <class D, class V = hn::Vec<D>>
+  hn::Mask<D> NeedsWide(D d, V x, const VecParams<D>&) const {
+    return hn::Lt(x, hn::Set(d, hn::TFromD<D>{-10}));
+  }
 
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     if constexpr (sizeof(hn::TFromD<D>) == 4) {
-      // Below -12 y rounds to -0 in float32; the clamp keeps E finite.
-      const V xl = hn::Max(x, hn::Set(d, -12.0f));
-      return OnWideLanes(d, xl, xl, [](auto dw, auto xw, auto) {
-        const auto s = hn::Mul(xw, xw);
-        const auto den = hn::Add(hn::Set(dw, 1.0), ExpMinusZWide(dw, xw, s));
-        return hn::Mul(xw, ReciprocalWide(dw, den));
+      // 1 + E < 8.4e37 for x >= -10; rounding it to float32 costs half an
+      // ULP and doubles the lanes of the division.
+      const V den = OnWideLanes(d, x, x, [](auto dw, auto xw, auto) {
+        return hn::Add(hn::Set(dw, 1.0),
+                       ExpMinusZWide(dw, xw, hn::Mul(xw, xw)));
       });
+      return DivideF32(d, x, den);
     } else {
       const GeluTanhParts<D> s(d, x);
       return SigmoidGate<D>(d, s.z, s.z_lo).XSigmoid(x);
@@ -236,10 +307,11 @@ struct GeluTanhOp {
   }
 
  private:
-  // Beyond +-12 y' rounds to 1 or -0 in float32.
+  // Beyond 12 y' rounds to 1 in float32; the clamp keeps t finite for x =
+  // inf. Lanes below -10 are recomputed (NeedsWide).
   template <class D, class V = hn::Vec<D>>
   static V ClampWide(D d, V x) {
-    return hn::Min(hn::Max(x, hn::Set(d, -12.0f)), hn::Set(d, 12.0f));
+    return hn::Min(x, hn::Set(d, 12.0f));
   }
 
   // Float64 lanes: f' as q + correction (see SigmoidGate::Derivative).
@@ -312,11 +384,12 @@ const ActivationDef& GeluTanhActivation() {
           "GELU with PyTorch's tanh approximation "
           "(approximate='tanh').",
       // Measured max over 2M points in each of [-1e4, 1e4], [-3, 3],
-      // [-12, -8], [-0.9, -0.6] and the whole range, every target: float32
-      // forward 0.55, derivative 0.58, backward 0.60 ULP; float64 3.05,
-      // 2.45, 2.4 ULP (SSE4, no FMA). Within 0.05 of the root of y' the
-      // absolute error is under 3e-9 (float32) and 2e-17 (float64).
-      .accuracy = {.ulp_f32 = 4,
+      // [-12, -8], [-10.5, -9.5], [-0.9, -0.6] and the whole range, every
+      // target: float32 forward 1.92 (AVX3; 1.48 elsewhere), derivative
+      // 0.58, backward 0.60 ULP; float64 3.05, 2.45, 2.4 ULP (SSE4, no FMA).
+      // Within 0.05 of the root of y' the absolute error is under 3e-9
+      // (float32) and 2e-17 (float64).
+      .accuracy = {.ulp_f32 = 2.5,
                    .ulp_f64 = 4,
                    .abs_near_root = 1e-7,
                    .root_window = 0.05,
