@@ -141,42 +141,30 @@ HWY_INLINE VW Exp2Sixteenths(DW dw, VW b) {
 template <class DW>
 HWY_INLINE hn::Vec512<double> Exp2Sixteenths(DW dw, hn::Vec512<double> b) {
   using VW = hn::Vec512<double>;
-  HWY_ALIGN static constexpr double kTable[16] = {1,
-                                                  1.0442737824274138,
-                                                  1.0905077326652577,
-                                                  1.1387886347566916,
-                                                  1.189207115002721,
-                                                  1.241857812073484,
-                                                  1.2968395546510096,
-                                                  1.3542555469368927,
-                                                  1.4142135623730951,
-                                                  1.4768261459394993,
-                                                  1.5422108254079407,
-                                                  1.6104903319492543,
-                                                  1.681792830507429,
-                                                  1.7562521603732995,
-                                                  1.8340080864093424,
-                                                  1.9152065613971474};
-  // Adding 1.5 * 2^52 rounds b to the integer j and leaves 2^51 + j in the
-  // significand bits: its low 4 bits index the table, the rest shifted
-  // into the exponent field is floor(j/16).
-  const VW shifter = hn::Set(dw, 0x1.8p52);
-  const VW biased = hn::Add(b, shifter);
-  const VW g = hn::Sub(b, hn::Sub(biased, shifter));
+  // The bits of 2^(i/16) minus i << 48: adding j << 48 then gives those of
+  // 2^(i/16) 2^floor(j/16) for i = j mod 16.
+  HWY_ALIGN static constexpr uint64_t kTable[16] = {
+      0x3ff0000000000000ull, 0x3fefb5586cf9890full, 0x3fef72b83c7d517bull,
+      0x3fef387a6e756238ull, 0x3fef06fe0a31b715ull, 0x3feedea64c123422ull,
+      0x3feebfdad5362a27ull, 0x3feeab07dd485429ull, 0x3feea09e667f3bcdull,
+      0x3feea11473eb0187ull, 0x3feeace5422aa0dbull, 0x3feec49182a3f090ull,
+      0x3feee89f995ad3adull, 0x3fef199bdd85529cull, 0x3fef5818dcfba487ull,
+      0x3fefa4afa2a490daull};
+  // vreducepd: g = b - round(b), to nearest even as the addition below.
+  const VW g{_mm512_reduce_pd(b.raw, 0)};
   const VW q =
       hn::MulAdd(hn::MulAdd(hn::MulAdd(hn::Set(dw, 1.3551125679403692e-05), g,
                                        hn::Set(dw, 0.00093842148356189619)),
                             g, hn::Set(dw, 0.043321698775062194)),
                  g, hn::Set(dw, 0.99999999885341173));
+  // Adding 1.5 * 2^52 leaves 2^51 + j in the significand bits; the low 4
+  // index the table (vpermt2pd reads only those).
+  const __m512i j = _mm512_castpd_si512(hn::Add(b, hn::Set(dw, 0x1.8p52)).raw);
   const hn::RebindToUnsigned<DW> du;
-  const auto bits = hn::BitCast(du, biased);
-  const VW t{_mm512_permutex2var_pd(hn::Load(dw, kTable).raw,
-                                    _mm512_castpd_si512(biased.raw),
-                                    hn::Load(dw, kTable + 8).raw)};
-  const VW scaled_t = hn::BitCast(
-      dw,
-      hn::Add(hn::BitCast(du, t), hn::ShiftLeft<52>(hn::ShiftRight<4>(bits))));
-  return hn::Mul(q, scaled_t);
+  const auto t = hn::Vec512<uint64_t>{_mm512_permutex2var_epi64(
+      hn::Load(du, kTable).raw, j, hn::Load(du, kTable + 8).raw)};
+  const auto scaled_t = hn::Add(t, hn::ShiftLeft<48>(hn::Vec512<uint64_t>{j}));
+  return hn::Mul(q, hn::BitCast(dw, scaled_t));
 }
 #endif
 
@@ -222,15 +210,14 @@ constexpr double kC1Wide = 1.5957691216057308;
 constexpr double kC3Wide = 0.07135481627260025;
 constexpr double kLog2EWide = 1.4426950408889634;
 
-// E = exp(-z) = 2^(-z log2(e)) for float64 lanes x >= -10 (E < 8.4e37); for
-// huge and infinite x the exponent is clamped to -1021, where 1 + E rounds
-// to 1.
+// E = exp(-z) = 2^(-z log2(e)) for float64 lanes x in [-10, 12], where E is
+// in [1.6e-62, 8.4e37].
 template <class DW, class VW = hn::Vec<DW>>
 HWY_INLINE VW ExpMinusZWide(DW dw, VW x, VW s) {
   const VW minus_z_log2e_16 =
       hn::Mul(x, hn::MulAdd(hn::Set(dw, -16 * kC3Wide * kLog2EWide), s,
                             hn::Set(dw, -16 * kC1Wide * kLog2EWide)));
-  return Exp2Sixteenths(dw, hn::Max(minus_z_log2e_16, hn::Set(dw, -16336.0)));
+  return Exp2Sixteenths(dw, minus_z_log2e_16);
 }
 
 // y' = (1 + E (1 + t)) / (1 + E)^2 times g for float64 lanes x in [-10, 12].
@@ -272,10 +259,11 @@ struct GeluTanhOp {
     if constexpr (sizeof(hn::TFromD<D>) == 4) {
       // 1 + E < 8.4e37 for x >= -10; rounding it to float32 costs half an
       // ULP and doubles the lanes of the division.
-      const V den = OnWideLanes(d, x, x, [](auto dw, auto xw, auto) {
-        return hn::Add(hn::Set(dw, 1.0),
-                       ExpMinusZWide(dw, xw, hn::Mul(xw, xw)));
-      });
+      const V den =
+          OnWideLanes(d, ClampWide(d, x), x, [](auto dw, auto xw, auto) {
+            return hn::Add(hn::Set(dw, 1.0),
+                           ExpMinusZWide(dw, xw, hn::Mul(xw, xw)));
+          });
       return DivideF32(d, x, den);
     } else {
       const GeluTanhParts<D> s(d, x);
@@ -307,8 +295,9 @@ struct GeluTanhOp {
   }
 
  private:
-  // Beyond 12 y' rounds to 1 in float32; the clamp keeps t finite for x =
-  // inf. Lanes below -10 are recomputed (NeedsWide).
+  // Beyond 12 1 + E rounds to 1 and y' to 1 in float32; the clamp keeps E
+  // and t in range for huge and infinite x. Lanes below -10 are recomputed
+  // (NeedsWide).
   template <class D, class V = hn::Vec<D>>
   static V ClampWide(D d, V x) {
     return hn::Min(x, hn::Set(d, 12.0f));
