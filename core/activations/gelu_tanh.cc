@@ -39,6 +39,8 @@
 // must come before everything else.
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // clang-format on
+#include <cstdint>
+
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/product_error-inl.h"
 #include "core/kernels/sum_error-inl.h"
@@ -110,8 +112,8 @@ struct GeluTanhParts {
 
 // Float32 lanes: float64 lanes with float32-grade approximations.
 
-// 2^(b / 16) for b in [-16336, 16368] (the result normal, the polynomials
-// within 2^-28.5 of it).
+// 2^(b / 16) within 2^-28.5, for |b| <= 16000 (a normal result; the callers
+// pass |b| < 3300).
 //
 // Portable: a = b / 16 = k + f, k = round(a), |f| <= 1/2, 2^f a degree-6
 // polynomial (Chebyshev interpolant on [-1/2, 1/2], relative error 2^-28.5).
@@ -220,7 +222,8 @@ HWY_INLINE VW GradientWide(DW dw, VW x, VW g) {
 
 struct GeluTanhOp {
   // Float32 lanes x < -10 (and -inf): 1 + E overflows float32 there, and y
-  // gets subnormal, so the forward's float32 division cannot serve them.
+  // gets subnormal, so the forward's float32 division cannot serve them
+  // (the float64 y' would; the check is per Op).
   template <class D, class V = hn::Vec<D>>
   hn::Mask<D> NeedsWide(D d, V x, const VecParams<D>&) const {
     return hn::Lt(x, hn::Set(d, hn::TFromD<D>{-10}));
