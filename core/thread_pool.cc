@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <utility>
@@ -25,16 +26,18 @@ struct ParallelForState {
       ++finished_here;
     }
     if (finished_here > 0) {
-      absl::MutexLock lock(&mu);
+      std::lock_guard<std::mutex> lock(mu);
       finished += finished_here;
+      if (finished == count) done.notify_all();
     }
   }
 
   const int64_t count;
   const absl::FunctionRef<void(int64_t)> fn;
   std::atomic<int64_t> next{0};
-  absl::Mutex mu;
-  int64_t finished ABSL_GUARDED_BY(mu) = 0;
+  std::mutex mu;
+  std::condition_variable done;
+  int64_t finished = 0;  // guarded by mu
 };
 
 }  // namespace
@@ -48,9 +51,10 @@ ThreadPool::ThreadPool(size_t workers) {
 
 ThreadPool::~ThreadPool() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  work_.notify_all();
   for (std::thread& worker : workers_) worker.join();
 }
 
@@ -73,25 +77,24 @@ bool ThreadPool::SetSharedThreadCount(size_t threads) {
 }
 
 size_t ThreadPool::QueueDepth() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();
 }
 
 void ThreadPool::Schedule(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(task));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  work_.notify_one();
 }
 
 void ThreadPool::WorkerLoop() {
   for (;;) {
     std::function<void()> task;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](ThreadPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return pool->stopping_ || !pool->queue_.empty();
-          },
-          this));
+      std::unique_lock<std::mutex> lock(mu_);
+      work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -114,12 +117,8 @@ void ThreadPool::ParallelFor(int64_t count,
     Schedule([state] { state->RunBlocks(); });
   }
   state->RunBlocks();
-  absl::MutexLock lock(&state->mu);
-  state->mu.Await(absl::Condition(
-      +[](ParallelForState* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-        return s->finished == s->count;
-      },
-      state.get()));
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->done.wait(lock, [&] { return state->finished == state->count; });
 }
 
 }  // namespace actserve

@@ -1,16 +1,16 @@
 #ifndef ACTSERVE_CORE_THREAD_POOL_H_
 #define ACTSERVE_CORE_THREAD_POOL_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
-#include "absl/synchronization/mutex.h"
 
 namespace actserve {
 
@@ -47,9 +47,12 @@ class ThreadPool {
  private:
   void WorkerLoop();
 
-  mutable absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees through
+  // pthread primitives, not through Debian's uninstrumented Abseil.
+  mutable std::mutex mu_;
+  std::condition_variable work_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
   std::vector<std::thread> workers_;
 };
 

@@ -1,10 +1,10 @@
 #include "core/thread_pool.h"
 
 #include <atomic>
+#include <latch>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/blocking_counter.h"
 #include "gtest/gtest.h"
 
 namespace actserve {
@@ -22,15 +22,15 @@ TEST(ThreadPoolTest, ParallelForVisitsEveryIndexOnce) {
 TEST(ThreadPoolTest, NestedParallelForFromEveryWorkerCompletes) {
   ThreadPool pool(2);
   constexpr int kTasks = 16;
-  absl::BlockingCounter done(kTasks);
+  std::latch done(kTasks);
   std::atomic<int64_t> total{0};
   for (int t = 0; t < kTasks; ++t) {
     pool.Schedule([&] {
       pool.ParallelFor(100, [&](int64_t i) { total += i; });
-      done.DecrementCount();
+      done.count_down();
     });
   }
-  done.Wait();
+  done.wait();
   EXPECT_EQ(total.load(), kTasks * 4950);
 }
 
