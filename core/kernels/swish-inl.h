@@ -21,6 +21,11 @@
 // -(1 + z0) gives 1 + z + e^z = h + e^{z0} expm1(h): both terms share h's
 // sign, so near the root (|h| < ln2/2) the numerator keeps full relative
 // accuracy and f' is accurate even next to its root.
+//
+// silu and swish take that float64 path (SigmoidGate with double-float
+// numerators and quotients) for float64 arrays and for the forward; their
+// float32 derivative, backward and dL/dbeta go through float64 lanes with
+// float32-grade approximations instead (SwishSlopesFloat32Grade below).
 
 #if defined(ACTSERVE_CORE_KERNELS_SWISH_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef ACTSERVE_CORE_KERNELS_SWISH_INL_H_
@@ -193,13 +198,137 @@ HWY_INLINE V BetaXLow(D d, V beta, V x, V z) {
 #endif
 }
 
+// ---- float32 lanes: f' and sigma'(z) in float64 ----
+//
+// For float32 inputs z = beta x is exact in float64 (two 24-bit factors), so
+// no rounding error of z needs carrying, and every float64 rounding is 2^-53:
+// float32-grade approximations (expm1 to 2^-26..2^-32, 1 / (1 + e) to
+// 2^-28) leave f' within about 2^-26 before the one final rounding to
+// float32, without the double-float compensation of the path above; g f'
+// and the dL/dbeta terms x^2 sigma'(z) come from the same float64 values.
+
+// expm1(r) for |r| <= 0.347 to a relative 2^-32 (degree 7) or 2^-26
+// (degree 6), fitted to the relative error.
+template <int kDegree, class DW, class VW = hn::Vec<DW>>
+HWY_INLINE VW Expm1Float32Grade(DW dw, VW r) {
+  static_assert(kDegree == 6 || kDegree == 7, "fitted degrees");
+  VW q;
+  if constexpr (kDegree == 7) {
+    q = hn::Set(dw, 0.00019845877149762744);
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.0013940655194943549));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.0083333894368275891));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.041666360582678250));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.16666666369938052));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.50000000442359995));
+  } else {
+    q = hn::Set(dw, 0.0013882515567562322);
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.0083665383826333980));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.041667200458481825));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.16666543488398238));
+    q = hn::MulAdd(q, r, hn::Set(dw, 0.49999998151041524));
+  }
+  return hn::MulAdd(hn::Mul(r, r), q, r);
+}
+
+// 1 / v to about 2^-28 for v in [1, 2]: vrcp14pd and one Newton step where
+// AVX-512 has it (a division costs several times more), else a division.
+template <class DW, class VW = hn::Vec<DW>>
+HWY_INLINE VW ReciprocalFloat32Grade(DW dw, VW v) {
+  const VW one = hn::Set(dw, 1.0);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  const VW r{_mm512_rcp14_pd(v.raw)};
+  return hn::MulAdd(r, hn::NegMulAdd(v, r, one), r);
+#else
+  return hn::Div(one, v);
+#endif
+}
+
+// d/dx [x sigmoid(z)] and sigma'(z) = e q^2, e = exp(-|z|), q = 1 / (1 + e),
+// for an exact z = beta x. With a = -|z| (clamped to -708, where exp is still
+// a normal double and e (1 + |z|) is far below float32's range, so that
+// infinite z gives the limits 1 and 0) and e = 2^k (1 + expm1(r)):
+//  - kRootForm = false: f' = (1 + e - a e) q^2 for z >= 0 and
+//    (e (1 + e) + a e) q^2 for z < 0. Next to the root of 1 + z + e the sum
+//    cancels and e's error 2^-32 is amplified: fine outside silu's root
+//    window (|x - z0| >= 0.05: 2^-29), but not for other beta.
+//  - kRootForm = true: f' = q + |z| sigma' for z >= 0, e q + z sigma' for
+//    z < 0 (the cancellation amplifies q's error at most 5x at |z - z0| >=
+//    0.34), and next to the root z0 the argument is reduced around z0
+//    instead: e = e^{z0} (1 + expm1(h)), h = z - z0, and 1 + z + e = h +
+//    e^{z0} expm1(h) keeps its relative accuracy down to the root (see the
+//    top of this file). One polynomial serves both reductions; its 2^-26
+//    passes to f' about 1.3x.
+template <class DW, bool kRootForm, class VW = hn::Vec<DW>>
+struct SwishSlopesFloat32Grade {
+  SwishSlopesFloat32Grade(DW dw, VW z) {
+    const VW one = hn::Set(dw, 1.0);
+    const auto negative = hn::Lt(z, hn::Zero(dw));
+    const VW a = hn::Max(hn::Or(z, hn::SignBit(dw)), hn::Set(dw, -708.0));
+    // k = round(a / ln2) in the low bits of shifted (a + 1.5 2^52 rounds).
+    const VW magic = hn::Set(dw, 0x1.8p52);
+    const VW shifted = hn::MulAdd(a, hn::Set(dw, 1.4426950408889634), magic);
+    const VW k = hn::Sub(shifted, magic);
+    // |k| <= 1022: ln2 k in one double errs by 2^-44 at most.
+    const VW r = hn::NegMulAdd(k, hn::Set(dw, 0.6931471805599453), a);
+    const hn::RebindToUnsigned<DW> du;
+    const VW power =
+        hn::BitCast(dw, hn::Add(hn::ShiftLeft<52>(hn::BitCast(du, shifted)),
+                                hn::BitCast(du, one)));
+    if constexpr (kRootForm) {
+      // h = z - z0 (z0 = hi + lo; z - hi is exact by Sterbenz near z0).
+      const VW h = hn::Sub(hn::Sub(z, hn::Set(dw, -1.2784645427610737)),
+                           hn::Set(dw, -1.0946994183093437e-16));
+      const auto near = hn::Lt(hn::Abs(h), hn::Set(dw, 0.34));
+      const VW poly = Expm1Float32Grade<6>(dw, hn::IfThenElse(near, h, r));
+      const VW scale =
+          hn::IfThenElse(near, hn::Set(dw, 0.2784645427610738), power);
+      const VW e = hn::MulAdd(scale, poly, scale);
+      const VW q = ReciprocalFloat32Grade(dw, hn::Add(one, e));
+      const VW eq = hn::Mul(e, q);
+      sigmoid_slope = hn::Mul(eq, q);
+      const VW away = hn::IfThenElse(negative, hn::MulAdd(a, sigmoid_slope, eq),
+                                     hn::NegMulAdd(a, sigmoid_slope, q));
+      derivative = hn::IfThenElse(
+          near, hn::Mul(sigmoid_slope, hn::MulAdd(scale, poly, h)), away);
+    } else {
+      const VW e = hn::MulAdd(power, Expm1Float32Grade<7>(dw, r), power);
+      const VW one_plus_e = hn::Add(one, e);
+      const VW q = ReciprocalFloat32Grade(dw, one_plus_e);
+      const VW q2 = hn::Mul(q, q);
+      sigmoid_slope = hn::Mul(e, q2);
+      const VW numerator = hn::MulAdd(
+          hn::IfThenElse(negative, e, hn::Neg(e)), a,
+          hn::IfThenElse(negative, hn::Mul(e, one_plus_e), one_plus_e));
+      derivative = hn::Mul(numerator, q2);
+    }
+  }
+  VW derivative, sigmoid_slope;
+};
+
+// fn(dw, a_half, b_half) on float64 halves of float32 vectors a and b; its
+// float64 results are rounded once to float32 and put back together.
+template <class D, class Fn, class V = hn::Vec<D>>
+HWY_INLINE V OnFloat64Halves(D d, V a, V b, Fn fn) {
+#if HWY_TARGET == HWY_SCALAR
+  const hn::Rebind<double, D> dw;
+  const double y =
+      hn::GetLane(fn(dw, hn::PromoteTo(dw, a), hn::PromoteTo(dw, b)));
+  // Highway 1.0.3's SCALAR DemoteTo clamps overflow to FLT_MAX.
+  return hn::Set(d, static_cast<float>(y));
+#else
+  const hn::Half<D> dh;
+  const hn::Rebind<double, decltype(dh)> dw;
+  const auto lo = fn(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, a)),
+                     hn::PromoteTo(dw, hn::LowerHalf(dh, b)));
+  const auto hi = fn(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, a)),
+                     hn::PromoteTo(dw, hn::UpperHalf(dh, b)));
+  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
+#endif
+}
+
 // kUnitBeta: silu, beta = 1 whatever the parameters say.
 template <bool kUnitBeta>
 struct SwishOp {
-  // The float32 parameter-gradient terms are computed in float32 (see
-  // BackwardParamGradLoop).
-  static constexpr bool kParamPartialInLaneType = true;
-
   template <class D, class V = hn::Vec<D>>
   struct Parts {
     Parts(D d, V x, const VecParams<D>& p)
@@ -217,9 +346,55 @@ struct SwishOp {
     return Parts<D>(d, x, p).gate.XSigmoid(x);
   }
 
-  ACTSERVE_DERIVATIVE_FROM_SPLIT
+  template <class D, class V = hn::Vec<D>>
+  V Derivative(D d, V x, const VecParams<D>& p) const {
+    if constexpr (sizeof(hn::TFromD<D>) == 4) {
+      return OnFloat64Halves(d, x, x, [&](auto dw, auto xw, auto) {
+        return Slopes(dw, xw, p).derivative;
+      });
+    } else {
+      const SplitQuotient<V> y = SplitDerivative(d, x, p);
+      return hn::Add(y.q, y.correction);
+    }
+  }
 
-  // f' as q + correction (see SigmoidGate::Derivative).
+  template <class D, class V = hn::Vec<D>>
+  V Backward(D d, V x, V g, const VecParams<D>& p) const {
+    if constexpr (sizeof(hn::TFromD<D>) == 4) {
+      return BackwardFloat32(d, x, g, p, [](auto, auto, auto, auto) {});
+    } else {
+      return TimesSplitQuotient(d, g, SplitDerivative(d, x, p));
+    }
+  }
+
+  // g f'(x) for float32 lanes, rounded once from float64; each half's
+  // float64 x, g and sigma'(beta x) also go to on_half(x, g, slope, dw), so
+  // that a caller's parameter gradient shares the work and gets these bits.
+  template <class D, class OnHalf, class V = hn::Vec<D>>
+  HWY_INLINE V BackwardFloat32(D d, V x, V g, const VecParams<D>& p,
+                               OnHalf on_half) const {
+    return OnFloat64Halves(d, x, g, [&](auto dw, auto xw, auto gw) {
+      const auto s = Slopes(dw, xw, p);
+      on_half(xw, gw, s.sigmoid_slope, dw);
+      return hn::Mul(gw, s.derivative);
+    });
+  }
+
+  // Float64 slopes of float32 inputs, z = beta x exact. The root of f' is
+  // inside silu's root window, so silu does without the root form.
+  template <class DW, class D, class VW = hn::Vec<DW>>
+  static HWY_INLINE SwishSlopesFloat32Grade<DW, !kUnitBeta> Slopes(
+      DW dw, VW x, const VecParams<D>& p) {
+    if constexpr (kUnitBeta) {
+      (void)p;
+      return SwishSlopesFloat32Grade<DW, false>(dw, x);
+    } else {
+      const VW beta = hn::Set(dw, static_cast<double>(hn::GetLane(p.beta)));
+      return SwishSlopesFloat32Grade<DW, true>(dw, hn::Mul(beta, x));
+    }
+  }
+
+  // float64 lanes: f' as q + correction (see SigmoidGate::Derivative).
   template <class D, class V = hn::Vec<D>>
   SplitQuotient<V> SplitDerivative(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;
@@ -230,12 +405,8 @@ struct SwishOp {
         hn::Add(hn::Add(hn::Add(s.gate.one, s.z), s.z_low), s.gate.e);
     // Near the root: h + e^{z0} expm1(h), h = z - z0 exactly (z0 = hi + lo,
     // z - hi is exact by Sterbenz for z in [2 hi, hi / 2]).
-    const V z0_hi =
-        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? -1.2784645557403564
-                                                 : -1.2784645427610737));
-    const V z0_lo =
-        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? 1.2979282650203141261e-8
-                                                 : -1.094699418309343743e-16));
+    const V z0_hi = hn::Set(d, static_cast<T>(-1.2784645427610737));
+    const V z0_lo = hn::Set(d, static_cast<T>(-1.094699418309343743e-16));
     const V h = hn::Add(hn::Sub(s.z, z0_hi), hn::Sub(s.z_low, z0_lo));
     hn::impl::ExpImpl<T> exp_impl;
     const V near = hn::MulAdd(
@@ -246,8 +417,7 @@ struct SwishOp {
                              hn::Zero(d));
   }
 
-  // df/dbeta = x^2 e / (1 + e)^2. In float32 lanes x e 2^64 overflows for
-  // |x| > 2^64; BackwardParamGradLoop recomputes such lanes in float64.
+  // float64 lanes: df/dbeta = x^2 e / (1 + e)^2 (BackwardParamGradLoop).
   template <class D, class V = hn::Vec<D>>
   V ParamPartial(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;
@@ -258,6 +428,33 @@ struct SwishOp {
     return hn::IfThenZeroElse(hn::IsInf(x), hn::Mul(hn::Mul(x, xe), g.unscale));
   }
 };
+
+// backward_with_param_grad for float32 swish: BackwardParamGradLoop's
+// contract (gx has backward's bits, the sum of g df/dbeta in float64), but
+// each term x^2 sigma'(beta x) reuses backward's float64 slopes instead of
+// recomputing the gate. A NaN x or g makes the sum NaN.
+template <class Op>
+double SwishBackwardParamGradFloat32(const float* x, const float* g, float* gx,
+                                     size_t n, const KernelParams& params) {
+  const Op op;
+  hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const VecParams<decltype(d)> p(d, params);
+  hn::ScalableTag<double> dsum;
+  auto sum = hn::Zero(dsum);
+  ForEachVector</*kLoadG=*/true>(d, x, g, gx, n, [&](V xv, V gv) {
+    const V y = op.BackwardFloat32(
+        d, xv, gv, p, [&](auto xw, auto gw, auto slope, auto) {
+          // x = +-inf: the limit 0, not inf * e^-708.
+          const auto term = hn::IfThenZeroElse(hn::IsInf(xw),
+                                               hn::Mul(hn::Mul(xw, xw), slope));
+          sum = hn::MulAdd(gw, term, sum);
+        });
+    return hn::IfThenElse(hn::IsNaN(xv), xv,
+                          hn::IfThenElse(hn::IsNaN(gv), gv, y));
+  });
+  return hn::GetLane(hn::SumOfLanes(dsum, sum));
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve
