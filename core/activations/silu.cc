@@ -20,8 +20,7 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-using SiluOp = SwishOp</*kUnitBeta=*/true>;
-ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SiluOp)
+ACTSERVE_DEFINE_SWISH_KERNELS(/*kUnitBeta=*/true)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE

@@ -23,16 +23,17 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-using LearnableSwishOp = SwishOp</*kUnitBeta=*/false>;
-ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LearnableSwishOp)
-// float32: the terms share backward's float64 slopes (swish-inl.h).
+ACTSERVE_DEFINE_SWISH_KERNELS(/*kUnitBeta=*/false)
+
+// float32: the terms share backward's float64 slopes.
 double BackwardParamGradF32(const float* x, const float* g, float* gx, size_t n,
                             const KernelParams& p) {
-  return SwishBackwardParamGradFloat32<LearnableSwishOp>(x, g, gx, n, p);
+  return SwishFloat32</*kUnitBeta=*/false, EvalKind::kBackward,
+                      /*kParamGrad=*/true>(x, g, gx, n, p);
 }
 double BackwardParamGradF64(const double* x, const double* g, double* gx,
                             size_t n, const KernelParams& p) {
-  return BackwardParamGradLoop<LearnableSwishOp>(x, g, gx, n, p);
+  return BackwardParamGradLoop<SwishOp</*kUnitBeta=*/false>>(x, g, gx, n, p);
 }
 
 }  // namespace

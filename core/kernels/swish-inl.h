@@ -212,22 +212,26 @@ HWY_INLINE V BetaXLow(D d, V beta, V x, V z) {
 template <int kDegree, class DW, class VW = hn::Vec<DW>>
 HWY_INLINE VW Expm1Float32Grade(DW dw, VW r) {
   static_assert(kDegree == 6 || kDegree == 7, "fitted degrees");
+  // Estrin's scheme: a shorter dependency chain than Horner's.
+  const VW r2 = hn::Mul(r, r);
   VW q;
   if constexpr (kDegree == 7) {
-    q = hn::Set(dw, 0.00019845877149762744);
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.0013940655194943549));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.0083333894368275891));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.041666360582678250));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.16666666369938052));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.50000000442359995));
+    const VW c23 = hn::MulAdd(hn::Set(dw, 0.16666666369938052), r,
+                              hn::Set(dw, 0.50000000442359995));
+    const VW c45 = hn::MulAdd(hn::Set(dw, 0.0083333894368275891), r,
+                              hn::Set(dw, 0.041666360582678250));
+    const VW c67 = hn::MulAdd(hn::Set(dw, 0.00019845877149762744), r,
+                              hn::Set(dw, 0.0013940655194943549));
+    q = hn::MulAdd(hn::MulAdd(c67, r2, c45), r2, c23);
   } else {
-    q = hn::Set(dw, 0.0013882515567562322);
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.0083665383826333980));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.041667200458481825));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.16666543488398238));
-    q = hn::MulAdd(q, r, hn::Set(dw, 0.49999998151041524));
+    const VW c23 = hn::MulAdd(hn::Set(dw, 0.16666543488398238), r,
+                              hn::Set(dw, 0.49999998151041524));
+    const VW c45 = hn::MulAdd(hn::Set(dw, 0.0083665383826333980), r,
+                              hn::Set(dw, 0.041667200458481825));
+    q = hn::MulAdd(hn::MulAdd(hn::Set(dw, 0.0013882515567562322), r2, c45), r2,
+                   c23);
   }
-  return hn::MulAdd(hn::Mul(r, r), q, r);
+  return hn::MulAdd(r2, q, r);
 }
 
 // 1 / v to about 2^-28 for v in [1, 2]: vrcp14pd and one Newton step where
@@ -244,20 +248,21 @@ HWY_INLINE VW ReciprocalFloat32Grade(DW dw, VW v) {
 }
 
 // d/dx [x sigmoid(z)] and sigma'(z) = e q^2, e = exp(-|z|), q = 1 / (1 + e),
-// for an exact z = beta x. With a = -|z| (clamped to -708, where exp is still
-// a normal double and e (1 + |z|) is far below float32's range, so that
-// infinite z gives the limits 1 and 0) and e = 2^k (1 + expm1(r)):
-//  - kRootForm = false: f' = (1 + e - a e) q^2 for z >= 0 and
-//    (e (1 + e) + a e) q^2 for z < 0. Next to the root of 1 + z + e the sum
-//    cancels and e's error 2^-32 is amplified: fine outside silu's root
-//    window (|x - z0| >= 0.05: 2^-29), but not for other beta.
-//  - kRootForm = true: f' = q + |z| sigma' for z >= 0, e q + z sigma' for
-//    z < 0 (the cancellation amplifies q's error at most 5x at |z - z0| >=
-//    0.34), and next to the root z0 the argument is reduced around z0
-//    instead: e = e^{z0} (1 + expm1(h)), h = z - z0, and 1 + z + e = h +
-//    e^{z0} expm1(h) keeps its relative accuracy down to the root (see the
-//    top of this file). One polynomial serves both reductions; its 2^-26
-//    passes to f' about 1.3x.
+// for an exact z = beta x. a = -|z| is clamped to -708: exp(-708) is still a
+// normal double and e (1 + |z|) far below float32's range, so infinite z
+// gives the limits 1 and 0. e = 2^k (1 + expm1(r)).
+//  - kRootForm = false: f' = (1 + e (1 + |z|)) q^2 for z >= 0 and
+//    e (1 + z + e) q^2 for z < 0, the numerators as one FMA. Next to the
+//    root z0 of 1 + z + e the sum cancels and amplifies e's error; an expm1
+//    to 2^-32 keeps f' within 2^-29 outside silu's root window
+//    (|z - z0| >= 0.05) and well within its absolute bound inside it, but
+//    that is not enough for other beta.
+//  - kRootForm = true: for |z - z0| < 0.34 the argument is reduced around
+//    z0 instead: e = e^{z0} (1 + expm1(h)), h = z - z0, and f' = (h +
+//    e^{z0} expm1(h)) sigma' keeps its relative accuracy down to the root
+//    (see the top of this file). Elsewhere f' = q + |z| sigma' (z >= 0) or
+//    e q + z sigma' (z < 0), which cancel at most 5x there. One polynomial
+//    (2^-26) serves both reductions.
 template <class DW, bool kRootForm, class VW = hn::Vec<DW>>
 struct SwishSlopesFloat32Grade {
   SwishSlopesFloat32Grade(DW dw, VW z) {
@@ -296,6 +301,7 @@ struct SwishSlopesFloat32Grade {
       const VW q = ReciprocalFloat32Grade(dw, one_plus_e);
       const VW q2 = hn::Mul(q, q);
       sigmoid_slope = hn::Mul(e, q2);
+      // (1 + e) - a e for z >= 0, e (1 + e) + a e for z < 0.
       const VW numerator = hn::MulAdd(
           hn::IfThenElse(negative, e, hn::Neg(e)), a,
           hn::IfThenElse(negative, hn::Mul(e, one_plus_e), one_plus_e));
@@ -326,7 +332,8 @@ HWY_INLINE V OnFloat64Halves(D d, V a, V b, Fn fn) {
 #endif
 }
 
-// kUnitBeta: silu, beta = 1 whatever the parameters say.
+// The float64 kernels and the forward. kUnitBeta: silu, beta = 1 whatever
+// the parameters say.
 template <bool kUnitBeta>
 struct SwishOp {
   template <class D, class V = hn::Vec<D>>
@@ -346,55 +353,9 @@ struct SwishOp {
     return Parts<D>(d, x, p).gate.XSigmoid(x);
   }
 
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>& p) const {
-    if constexpr (sizeof(hn::TFromD<D>) == 4) {
-      return OnFloat64Halves(d, x, x, [&](auto dw, auto xw, auto) {
-        return Slopes(dw, xw, p).derivative;
-      });
-    } else {
-      const SplitQuotient<V> y = SplitDerivative(d, x, p);
-      return hn::Add(y.q, y.correction);
-    }
-  }
+  ACTSERVE_DERIVATIVE_FROM_SPLIT
 
-  template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {
-    if constexpr (sizeof(hn::TFromD<D>) == 4) {
-      return BackwardFloat32(d, x, g, p, [](auto, auto, auto, auto) {});
-    } else {
-      return TimesSplitQuotient(d, g, SplitDerivative(d, x, p));
-    }
-  }
-
-  // g f'(x) for float32 lanes, rounded once from float64; each half's
-  // float64 x, g and sigma'(beta x) also go to on_half(x, g, slope, dw), so
-  // that a caller's parameter gradient shares the work and gets these bits.
-  template <class D, class OnHalf, class V = hn::Vec<D>>
-  HWY_INLINE V BackwardFloat32(D d, V x, V g, const VecParams<D>& p,
-                               OnHalf on_half) const {
-    return OnFloat64Halves(d, x, g, [&](auto dw, auto xw, auto gw) {
-      const auto s = Slopes(dw, xw, p);
-      on_half(xw, gw, s.sigmoid_slope, dw);
-      return hn::Mul(gw, s.derivative);
-    });
-  }
-
-  // Float64 slopes of float32 inputs, z = beta x exact. The root of f' is
-  // inside silu's root window, so silu does without the root form.
-  template <class DW, class D, class VW = hn::Vec<DW>>
-  static HWY_INLINE SwishSlopesFloat32Grade<DW, !kUnitBeta> Slopes(
-      DW dw, VW x, const VecParams<D>& p) {
-    if constexpr (kUnitBeta) {
-      (void)p;
-      return SwishSlopesFloat32Grade<DW, false>(dw, x);
-    } else {
-      const VW beta = hn::Set(dw, static_cast<double>(hn::GetLane(p.beta)));
-      return SwishSlopesFloat32Grade<DW, true>(dw, hn::Mul(beta, x));
-    }
-  }
-
-  // float64 lanes: f' as q + correction (see SigmoidGate::Derivative).
+  // f' as q + correction (see SigmoidGate::Derivative).
   template <class D, class V = hn::Vec<D>>
   SplitQuotient<V> SplitDerivative(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;
@@ -405,8 +366,12 @@ struct SwishOp {
         hn::Add(hn::Add(hn::Add(s.gate.one, s.z), s.z_low), s.gate.e);
     // Near the root: h + e^{z0} expm1(h), h = z - z0 exactly (z0 = hi + lo,
     // z - hi is exact by Sterbenz for z in [2 hi, hi / 2]).
-    const V z0_hi = hn::Set(d, static_cast<T>(-1.2784645427610737));
-    const V z0_lo = hn::Set(d, static_cast<T>(-1.094699418309343743e-16));
+    const V z0_hi =
+        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? -1.2784645557403564
+                                                 : -1.2784645427610737));
+    const V z0_lo =
+        hn::Set(d, static_cast<T>(sizeof(T) == 4 ? 1.2979282650203141261e-8
+                                                 : -1.094699418309343743e-16));
     const V h = hn::Add(hn::Sub(s.z, z0_hi), hn::Sub(s.z_low, z0_lo));
     hn::impl::ExpImpl<T> exp_impl;
     const V near = hn::MulAdd(
@@ -417,7 +382,8 @@ struct SwishOp {
                              hn::Zero(d));
   }
 
-  // float64 lanes: df/dbeta = x^2 e / (1 + e)^2 (BackwardParamGradLoop).
+  // df/dbeta = x^2 e / (1 + e)^2 (float64 arrays; in float32 lanes x e 2^64
+  // would overflow for |x| > 2^64).
   template <class D, class V = hn::Vec<D>>
   V ParamPartial(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;
@@ -429,32 +395,87 @@ struct SwishOp {
   }
 };
 
-// backward_with_param_grad for float32 swish: BackwardParamGradLoop's
-// contract (gx has backward's bits, the sum of g df/dbeta in float64), but
-// each term x^2 sigma'(beta x) reuses backward's float64 slopes instead of
-// recomputing the gate. A NaN x or g makes the sum NaN.
-template <class Op>
-double SwishBackwardParamGradFloat32(const float* x, const float* g, float* gx,
-                                     size_t n, const KernelParams& params) {
-  const Op op;
+// Float32 f'(x) (kDerivative) or g f'(x) (kBackward), with EvalOp's NaN
+// rules, over an array, and for kParamGrad the sum of g df/dbeta = g x^2
+// sigma'(beta x) from the same float64 slopes (0 otherwise; NaN where x or g
+// is). kUnitBeta: z = x (silu, or swish at beta 1), whose root lies inside
+// the root window, so without the root form.
+template <EvalKind kKind, bool kParamGrad, bool kUnitBeta>
+double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
+                        const KernelParams& params) {
+  static_assert(kKind != EvalKind::kForward, "the forward is SwishOp's");
   hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
-  const VecParams<decltype(d)> p(d, params);
-  hn::ScalableTag<double> dsum;
-  auto sum = hn::Zero(dsum);
-  ForEachVector</*kLoadG=*/true>(d, x, g, gx, n, [&](V xv, V gv) {
-    const V y = op.BackwardFloat32(
-        d, xv, gv, p, [&](auto xw, auto gw, auto slope, auto) {
-          // x = +-inf: the limit 0, not inf * e^-708.
-          const auto term = hn::IfThenZeroElse(hn::IsInf(xw),
-                                               hn::Mul(hn::Mul(xw, xw), slope));
-          sum = hn::MulAdd(gw, term, sum);
-        });
-    return hn::IfThenElse(hn::IsNaN(xv), xv,
-                          hn::IfThenElse(hn::IsNaN(gv), gv, y));
+  // Each float64 half of a float32 vector is a full float64 vector.
+  hn::ScalableTag<double> dw;
+  using VW = hn::Vec<decltype(dw)>;
+  const VW beta =
+      hn::Set(dw, static_cast<double>(static_cast<float>(params.beta)));
+  VW sum = hn::Zero(dw);
+  ForEachVector<kKind == EvalKind::kBackward>(d, x, g, out, n, [&](V xv, V gv) {
+    V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
+      const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
+          dh, kUnitBeta ? xw : hn::Mul(beta, xw));
+      if constexpr (kParamGrad) {
+        // x = +-inf: the limit 0, not inf e^-708.
+        const VW term = hn::IfThenZeroElse(
+            hn::IsInf(xw), hn::Mul(hn::Mul(xw, xw), s.sigmoid_slope));
+        sum = hn::MulAdd(gw, term, sum);
+      }
+      return kKind == EvalKind::kBackward ? hn::Mul(gw, s.derivative)
+                                          : s.derivative;
+    });
+    if constexpr (kKind == EvalKind::kBackward) {
+      y = hn::IfThenElse(hn::IsNaN(gv), gv, y);
+    }
+    return hn::IfThenElse(hn::IsNaN(xv), xv, y);
   });
-  return hn::GetLane(hn::SumOfLanes(dsum, sum));
+  return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
+
+template <bool kUnitBeta, EvalKind kKind, bool kParamGrad = false>
+double SwishFloat32(const float* x, const float* g, float* out, size_t n,
+                    const KernelParams& params) {
+  // The float32 kernels use float(beta) (as the forward does).
+  if (kUnitBeta || static_cast<float>(params.beta) == 1.0f) {
+    return SwishLoopFloat32<kKind, kParamGrad, true>(x, g, out, n, params);
+  }
+  return SwishLoopFloat32<kKind, kParamGrad, false>(x, g, out, n, params);
+}
+
+// ACTSERVE_DEFINE_ELEMENTWISE_KERNELS for SwishOp<kUnitBeta>, the float32
+// derivative and backward through SwishFloat32.
+#define ACTSERVE_DEFINE_SWISH_KERNELS(kUnitBeta)                               \
+  template <typename T>                                                        \
+  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {            \
+    ElementwiseLoop<EvalKind::kForward, SwishOp<kUnitBeta>>(                   \
+        x, static_cast<const T*>(nullptr), y, n, p);                           \
+  }                                                                            \
+  void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void ForwardF64(const double* x, double* y, size_t n,                        \
+                  const KernelParams& p) {                                     \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void DerivativeF32(const float* x, float* y, size_t n,                       \
+                     const KernelParams& p) {                                  \
+    SwishFloat32<kUnitBeta, EvalKind::kDerivative>(                            \
+        x, static_cast<const float*>(nullptr), y, n, p);                       \
+  }                                                                            \
+  void DerivativeF64(const double* x, double* y, size_t n,                     \
+                     const KernelParams& p) {                                  \
+    ElementwiseLoop<EvalKind::kDerivative, SwishOp<kUnitBeta>>(                \
+        x, static_cast<const double*>(nullptr), y, n, p);                      \
+  }                                                                            \
+  void BackwardF32(const float* x, const float* g, float* y, size_t n,         \
+                   const KernelParams& p) {                                    \
+    SwishFloat32<kUnitBeta, EvalKind::kBackward>(x, g, y, n, p);               \
+  }                                                                            \
+  void BackwardF64(const double* x, const double* g, double* y, size_t n,      \
+                   const KernelParams& p) {                                    \
+    ElementwiseLoop<EvalKind::kBackward, SwishOp<kUnitBeta>>(x, g, y, n, p);   \
+  }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve
