@@ -433,6 +433,8 @@ double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
 
+// SwishLoopFloat32 for SwishOp<kUnitBeta>'s float32 kernels; swish at
+// beta 1 takes silu's loop.
 template <bool kUnitBeta, EvalKind kKind, bool kParamGrad = false>
 double SwishFloat32(const float* x, const float* g, float* out, size_t n,
                     const KernelParams& params) {
