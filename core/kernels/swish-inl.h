@@ -21,6 +21,11 @@
 // -(1 + z0) gives 1 + z + e^z = h + e^{z0} expm1(h): both terms share h's
 // sign, so near the root (|h| < ln2/2) the numerator keeps full relative
 // accuracy and f' is accurate even next to its root.
+//
+// silu and swish take that float64 path (SigmoidGate with double-float
+// numerators and quotients) for float64 arrays and for the forward; their
+// float32 derivative, backward and dL/dbeta go through float64 lanes with
+// float32-grade approximations instead (SwishSlopesFloat32Grade below).
 
 #if defined(ACTSERVE_CORE_KERNELS_SWISH_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef ACTSERVE_CORE_KERNELS_SWISH_INL_H_
@@ -193,13 +198,144 @@ HWY_INLINE V BetaXLow(D d, V beta, V x, V z) {
 #endif
 }
 
-// kUnitBeta: silu, beta = 1 whatever the parameters say.
+// ---- float32 lanes: f' and sigma'(z) in float64 ----
+//
+// For float32 inputs z = beta x is exact in float64 (two 24-bit factors), so
+// no rounding error of z needs carrying, and every float64 rounding is 2^-53:
+// float32-grade approximations (expm1 to 2^-26..2^-32, 1 / (1 + e) to
+// 2^-28) leave f' within about 2^-26 before the one final rounding to
+// float32, without the double-float compensation of the path above; g f'
+// and the dL/dbeta terms x^2 sigma'(z) come from the same float64 values.
+
+// expm1(r) for |r| <= 0.347 to a relative 2^-32 (degree 7) or 2^-26
+// (degree 6), fitted to the relative error.
+template <int kDegree, class DW, class VW = hn::Vec<DW>>
+HWY_INLINE VW Expm1Float32Grade(DW dw, VW r) {
+  static_assert(kDegree == 6 || kDegree == 7, "fitted degrees");
+  // Estrin's scheme: a shorter dependency chain than Horner's.
+  const VW r2 = hn::Mul(r, r);
+  VW q;
+  if constexpr (kDegree == 7) {
+    const VW c23 = hn::MulAdd(hn::Set(dw, 0.16666666369938052), r,
+                              hn::Set(dw, 0.50000000442359995));
+    const VW c45 = hn::MulAdd(hn::Set(dw, 0.0083333894368275891), r,
+                              hn::Set(dw, 0.041666360582678250));
+    const VW c67 = hn::MulAdd(hn::Set(dw, 0.00019845877149762744), r,
+                              hn::Set(dw, 0.0013940655194943549));
+    q = hn::MulAdd(hn::MulAdd(c67, r2, c45), r2, c23);
+  } else {
+    const VW c23 = hn::MulAdd(hn::Set(dw, 0.16666543488398238), r,
+                              hn::Set(dw, 0.49999998151041524));
+    const VW c45 = hn::MulAdd(hn::Set(dw, 0.0083665383826333980), r,
+                              hn::Set(dw, 0.041667200458481825));
+    q = hn::MulAdd(hn::MulAdd(hn::Set(dw, 0.0013882515567562322), r2, c45), r2,
+                   c23);
+  }
+  return hn::MulAdd(r2, q, r);
+}
+
+// 1 / v to about 2^-28 for v in [1, 2]: vrcp14pd and one Newton step where
+// AVX-512 has it (a division costs several times more), else a division.
+template <class DW, class VW = hn::Vec<DW>>
+HWY_INLINE VW ReciprocalFloat32Grade(DW dw, VW v) {
+  const VW one = hn::Set(dw, 1.0);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  const VW r{_mm512_rcp14_pd(v.raw)};
+  return hn::MulAdd(r, hn::NegMulAdd(v, r, one), r);
+#else
+  return hn::Div(one, v);
+#endif
+}
+
+// d/dx [x sigmoid(z)] and sigma'(z) = e q^2, e = exp(-|z|), q = 1 / (1 + e),
+// for an exact z = beta x. a = -|z| is clamped to -708: exp(-708) is still a
+// normal double and e (1 + |z|) far below float32's range, so infinite z
+// gives the limits 1 and 0. e = 2^k (1 + expm1(r)).
+//  - kRootForm = false: f' = (1 + e (1 + |z|)) q^2 for z >= 0 and
+//    e (1 + z + e) q^2 for z < 0, the numerators as one FMA. Next to the
+//    root z0 of 1 + z + e the sum cancels and amplifies e's error; an expm1
+//    to 2^-32 keeps f' within 2^-29 outside silu's root window
+//    (|z - z0| >= 0.05) and well within its absolute bound inside it, but
+//    that is not enough for other beta.
+//  - kRootForm = true: for |z - z0| < 0.34 the argument is reduced around
+//    z0 instead: e = e^{z0} (1 + expm1(h)), h = z - z0, and f' = (h +
+//    e^{z0} expm1(h)) sigma' keeps its relative accuracy down to the root
+//    (see the top of this file). Elsewhere f' = q + |z| sigma' (z >= 0) or
+//    e q + z sigma' (z < 0), which cancel at most 5x there. One polynomial
+//    (2^-26) serves both reductions.
+template <class DW, bool kRootForm, class VW = hn::Vec<DW>>
+struct SwishSlopesFloat32Grade {
+  SwishSlopesFloat32Grade(DW dw, VW z) {
+    const VW one = hn::Set(dw, 1.0);
+    const auto negative = hn::Lt(z, hn::Zero(dw));
+    const VW a = hn::Max(hn::Or(z, hn::SignBit(dw)), hn::Set(dw, -708.0));
+    // k = round(a / ln2) in the low bits of shifted (a + 1.5 2^52 rounds).
+    const VW magic = hn::Set(dw, 0x1.8p52);
+    const VW shifted = hn::MulAdd(a, hn::Set(dw, 1.4426950408889634), magic);
+    const VW k = hn::Sub(shifted, magic);
+    // |k| <= 1022: ln2 k in one double errs by 2^-44 at most.
+    const VW r = hn::NegMulAdd(k, hn::Set(dw, 0.6931471805599453), a);
+    const hn::RebindToUnsigned<DW> du;
+    const VW power =
+        hn::BitCast(dw, hn::Add(hn::ShiftLeft<52>(hn::BitCast(du, shifted)),
+                                hn::BitCast(du, one)));
+    if constexpr (kRootForm) {
+      // h = z - z0 (z0 = hi + lo; z - hi is exact by Sterbenz near z0).
+      const VW h = hn::Sub(hn::Sub(z, hn::Set(dw, -1.2784645427610737)),
+                           hn::Set(dw, -1.0946994183093437e-16));
+      const auto near = hn::Lt(hn::Abs(h), hn::Set(dw, 0.34));
+      const VW poly = Expm1Float32Grade<6>(dw, hn::IfThenElse(near, h, r));
+      const VW scale =
+          hn::IfThenElse(near, hn::Set(dw, 0.2784645427610738), power);
+      const VW e = hn::MulAdd(scale, poly, scale);
+      const VW q = ReciprocalFloat32Grade(dw, hn::Add(one, e));
+      const VW eq = hn::Mul(e, q);
+      sigmoid_slope = hn::Mul(eq, q);
+      const VW away = hn::IfThenElse(negative, hn::MulAdd(a, sigmoid_slope, eq),
+                                     hn::NegMulAdd(a, sigmoid_slope, q));
+      derivative = hn::IfThenElse(
+          near, hn::Mul(sigmoid_slope, hn::MulAdd(scale, poly, h)), away);
+    } else {
+      const VW e = hn::MulAdd(power, Expm1Float32Grade<7>(dw, r), power);
+      const VW one_plus_e = hn::Add(one, e);
+      const VW q = ReciprocalFloat32Grade(dw, one_plus_e);
+      const VW q2 = hn::Mul(q, q);
+      sigmoid_slope = hn::Mul(e, q2);
+      // (1 + e) - a e for z >= 0, e (1 + e) + a e for z < 0.
+      const VW numerator = hn::MulAdd(
+          hn::IfThenElse(negative, e, hn::Neg(e)), a,
+          hn::IfThenElse(negative, hn::Mul(e, one_plus_e), one_plus_e));
+      derivative = hn::Mul(numerator, q2);
+    }
+  }
+  VW derivative, sigmoid_slope;
+};
+
+// fn(dw, a_half, b_half) on float64 halves of float32 vectors a and b; its
+// float64 results are rounded once to float32 and put back together.
+template <class D, class Fn, class V = hn::Vec<D>>
+HWY_INLINE V OnFloat64Halves(D d, V a, V b, Fn fn) {
+#if HWY_TARGET == HWY_SCALAR
+  const hn::Rebind<double, D> dw;
+  const double y =
+      hn::GetLane(fn(dw, hn::PromoteTo(dw, a), hn::PromoteTo(dw, b)));
+  // Highway 1.0.3's SCALAR DemoteTo clamps overflow to FLT_MAX.
+  return hn::Set(d, static_cast<float>(y));
+#else
+  const hn::Half<D> dh;
+  const hn::Rebind<double, decltype(dh)> dw;
+  const auto lo = fn(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, a)),
+                     hn::PromoteTo(dw, hn::LowerHalf(dh, b)));
+  const auto hi = fn(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, a)),
+                     hn::PromoteTo(dw, hn::UpperHalf(dh, b)));
+  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
+#endif
+}
+
+// The float64 kernels and the forward. kUnitBeta: silu, beta = 1 whatever
+// the parameters say.
 template <bool kUnitBeta>
 struct SwishOp {
-  // The float32 parameter-gradient terms are computed in float32 (see
-  // BackwardParamGradLoop).
-  static constexpr bool kParamPartialInLaneType = true;
-
   template <class D, class V = hn::Vec<D>>
   struct Parts {
     Parts(D d, V x, const VecParams<D>& p)
@@ -246,8 +382,8 @@ struct SwishOp {
                              hn::Zero(d));
   }
 
-  // df/dbeta = x^2 e / (1 + e)^2. In float32 lanes x e 2^64 overflows for
-  // |x| > 2^64; BackwardParamGradLoop recomputes such lanes in float64.
+  // df/dbeta = x^2 e / (1 + e)^2 (float64 arrays; in float32 lanes x e 2^64
+  // would overflow for |x| > 2^64).
   template <class D, class V = hn::Vec<D>>
   V ParamPartial(D d, V x, const VecParams<D>& p) const {
     using T = hn::TFromD<D>;
@@ -258,6 +394,90 @@ struct SwishOp {
     return hn::IfThenZeroElse(hn::IsInf(x), hn::Mul(hn::Mul(x, xe), g.unscale));
   }
 };
+
+// Float32 f'(x) (kDerivative) or g f'(x) (kBackward), with EvalOp's NaN
+// rules, over an array, and for kParamGrad the sum of g df/dbeta = g x^2
+// sigma'(beta x) from the same float64 slopes (0 otherwise; NaN where x or g
+// is). kUnitBeta: z = x (silu, or swish at beta 1), whose root lies inside
+// the root window, so without the root form.
+template <EvalKind kKind, bool kParamGrad, bool kUnitBeta>
+double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
+                        const KernelParams& params) {
+  static_assert(kKind != EvalKind::kForward, "the forward is SwishOp's");
+  hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  // Each float64 half of a float32 vector is a full float64 vector.
+  hn::ScalableTag<double> dw;
+  using VW = hn::Vec<decltype(dw)>;
+  const VW beta =
+      hn::Set(dw, static_cast<double>(static_cast<float>(params.beta)));
+  VW sum = hn::Zero(dw);
+  ForEachVector<kKind == EvalKind::kBackward>(d, x, g, out, n, [&](V xv, V gv) {
+    V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
+      const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
+          dh, kUnitBeta ? xw : hn::Mul(beta, xw));
+      if constexpr (kParamGrad) {
+        // x = +-inf: the limit 0, not inf e^-708.
+        const VW term = hn::IfThenZeroElse(
+            hn::IsInf(xw), hn::Mul(hn::Mul(xw, xw), s.sigmoid_slope));
+        sum = hn::MulAdd(gw, term, sum);
+      }
+      return kKind == EvalKind::kBackward ? hn::Mul(gw, s.derivative)
+                                          : s.derivative;
+    });
+    if constexpr (kKind == EvalKind::kBackward) {
+      y = hn::IfThenElse(hn::IsNaN(gv), gv, y);
+    }
+    return hn::IfThenElse(hn::IsNaN(xv), xv, y);
+  });
+  return hn::GetLane(hn::SumOfLanes(dw, sum));
+}
+
+// SwishLoopFloat32 for SwishOp<kUnitBeta>'s float32 kernels; swish at
+// beta 1 takes silu's loop.
+template <bool kUnitBeta, EvalKind kKind, bool kParamGrad = false>
+double SwishFloat32(const float* x, const float* g, float* out, size_t n,
+                    const KernelParams& params) {
+  // The float32 kernels use float(beta) (as the forward does).
+  if (kUnitBeta || static_cast<float>(params.beta) == 1.0f) {
+    return SwishLoopFloat32<kKind, kParamGrad, true>(x, g, out, n, params);
+  }
+  return SwishLoopFloat32<kKind, kParamGrad, false>(x, g, out, n, params);
+}
+
+// ACTSERVE_DEFINE_ELEMENTWISE_KERNELS for SwishOp<kUnitBeta>, the float32
+// derivative and backward through SwishFloat32.
+#define ACTSERVE_DEFINE_SWISH_KERNELS(kUnitBeta)                               \
+  template <typename T>                                                        \
+  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {            \
+    ElementwiseLoop<EvalKind::kForward, SwishOp<kUnitBeta>>(                   \
+        x, static_cast<const T*>(nullptr), y, n, p);                           \
+  }                                                                            \
+  void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void ForwardF64(const double* x, double* y, size_t n,                        \
+                  const KernelParams& p) {                                     \
+    Forward(x, y, n, p);                                                       \
+  }                                                                            \
+  void DerivativeF32(const float* x, float* y, size_t n,                       \
+                     const KernelParams& p) {                                  \
+    SwishFloat32<kUnitBeta, EvalKind::kDerivative>(                            \
+        x, static_cast<const float*>(nullptr), y, n, p);                       \
+  }                                                                            \
+  void DerivativeF64(const double* x, double* y, size_t n,                     \
+                     const KernelParams& p) {                                  \
+    ElementwiseLoop<EvalKind::kDerivative, SwishOp<kUnitBeta>>(                \
+        x, static_cast<const double*>(nullptr), y, n, p);                      \
+  }                                                                            \
+  void BackwardF32(const float* x, const float* g, float* y, size_t n,         \
+                   const KernelParams& p) {                                    \
+    SwishFloat32<kUnitBeta, EvalKind::kBackward>(x, g, y, n, p);               \
+  }                                                                            \
+  void BackwardF64(const double* x, const double* g, double* y, size_t n,      \
+                   const KernelParams& p) {                                    \
+    ElementwiseLoop<EvalKind::kBackward, SwishOp<kUnitBeta>>(x, g, y, n, p);   \
+  }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve

@@ -25,7 +25,10 @@ inline long double SwishDerivativeReference(long double x, long double beta) {
   constexpr long double kRootHi = -1.278464542761073795143836L;
   constexpr long double kRootLo = 3.447759010157353024824e-20L;
   constexpr long double kExpRoot = 0.2784645427610737951093587L;
-  const long double h = (z - kRootHi) - kRootLo;
+  // beta x of two doubles needs up to 106 bits: its rounding error (exact by
+  // fmal) matters next to the root, where h is small.
+  const long double z_low = std::fma(beta, x, -z);
+  const long double h = (z - kRootHi) + (z_low - kRootLo);
   const long double n =
       std::fabs(h) < 0.5L ? h + kExpRoot * std::expm1(h) : 1 + z + e;
   return e * n / d;
