@@ -10,8 +10,7 @@
 //
 // xl is a low-order part of the argument (|xl| at most about an ULP of x):
 // folded into the reduced argument r, exp(x + xl) = 2^q exp(r + xl) costs
-// one addition; without scalef it is applied as e (1 + xl). It must be
-// finite, and 0 where x is below the clamp.
+// one addition; without scalef it is applied as e (1 + xl).
 
 #if defined(ACTSERVE_CORE_KERNELS_EXP_NONPOSITIVE_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
@@ -49,14 +48,17 @@ template <class V>
 constexpr bool kHasScalef = false;
 #endif
 
+// Below this, exp(x) is under half the smallest subnormal: the clamp of x.
+template <typename T>
+constexpr T kExpNonPositiveLo = static_cast<T>(sizeof(T) == 4 ? -120 : -1100);
+
 // 2^q and the reduced argument x - q ln2 for x <= 0 (scalef path).
 template <class D, class V = hn::Vec<D>>
 struct ExpReduced {
   ExpReduced(D d, V x) {
     using T = hn::TFromD<D>;
     constexpr bool kF32 = sizeof(T) == 4;
-    // Below lo, exp(x) is under half the smallest subnormal (scalef gives 0).
-    x = hn::Max(x, hn::Set(d, static_cast<T>(kF32 ? -120 : -1100)));
+    x = hn::Max(x, hn::Set(d, kExpNonPositiveLo<T>));  // scalef gives 0 there
     q = hn::Round(
         hn::Mul(x, hn::Set(d, static_cast<T>(1.442695040888963407359924681))));
     // ln2 split as in Highway's ExpReduce: q ln2hi is exact.
@@ -87,11 +89,13 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
   }
 }
 
-// exp(x + xl) for x <= 0, to first order in xl.
+// exp(x + xl) for x <= 0, to first order in xl; xl is ignored where x is
+// below the clamp (it may be anything there, inf included).
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ExpNonPositive(D d, V x, V xl) {
+  using T = hn::TFromD<D>;
+  xl = hn::IfThenElseZero(hn::Ge(x, hn::Set(d, kExpNonPositiveLo<T>)), xl);
   if constexpr (kHasScalef<V>) {
-    using T = hn::TFromD<D>;
     hn::impl::ExpImpl<T> impl;
     const ExpReduced<D> e(d, x);
     return Scalef(hn::Add(impl.ExpPoly(d, hn::Add(e.r, xl)), hn::Set(d, T{1})),
