@@ -8,13 +8,15 @@
 // so nothing overflows, and for x < 0 the result keeps full relative
 // accuracy down to the subnormals (log1p(e) = e there). e comes from
 // ExpNonPositive (one vscalefps on AVX-512), log1p from Log1pUnit (about
-// 1.2 ULP; no division on AVX-512). |beta x| is rounded, which exp would
+// 1.2 ULP). The default beta = 1 has its own loop: z = x is exact, and there
+// is no division by beta. Otherwise |beta x| is rounded, which exp would
 // amplify by |beta x| in the far negative tail; the exact rounding error of
-// the product (one fused multiply-subtract, ProductError without FMA)
-// corrects e to first order: exp(-(|z| + zl)) = exp(-|z|) (1 - zl).
-// Dividing by beta (not multiplying by 1/beta) keeps the final step to one
-// rounding. The default beta = 1 has its own loop without either: z = x is
-// exact. All in the lane type.
+// the product (one fused multiply-subtract, ProductError without FMA) goes
+// into exp's reduced argument: exp(-(|z| + zl)) to first order. Dividing by
+// beta (not multiplying by 1/beta) keeps the final step to one rounding; for
+// beta < 1, e / beta can be normal where e is subnormal, so in the tail
+// (e < 2^-60, log1p(e) = e) the division takes e's normal mantissa and the
+// power of two is applied after it. All in the lane type.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/softplus.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -33,26 +35,41 @@ namespace {
 // |z| = fl(beta |x|) (beta > 0), its rounding error |z|l and
 // e = exp(-|beta x|); with beta = 1 (kUnitBeta) |z| = |x| is exact.
 template <bool kUnitBeta, class D, class V = hn::Vec<D>>
-struct SoftplusParts {
-  SoftplusParts(D d, V x, const VecParams<D>& p) {
-    const V ax = hn::Abs(x);
-    if constexpr (kUnitBeta) {
-      abs_z = ax;
-      e = ExpNonPositive(d, hn::Neg(ax));
-    } else {
-      abs_z = hn::Mul(p.beta, ax);
-      abs_z_low = ProductError(d, p.beta, ax, abs_z);
-#if !HWY_NATIVE_FMA
-      // Veltkamp's split overflows for |x| above ~1e34 (float), where the
-      // error is irrelevant; NaN would reach the result if threshold > |z|.
-      abs_z_low = hn::IfThenElseZero(hn::IsFinite(abs_z_low), abs_z_low);
+struct SoftplusParts;
+
+template <class D, class V>
+struct SoftplusParts<true, D, V> {
+  SoftplusParts(D d, V x, const VecParams<D>& p)
+      : abs_z(hn::Abs(x)),
+        e(ExpNonPositive(d, hn::Neg(abs_z))),
+        positive(hn::Gt(x, hn::Zero(d))),
+        linear(hn::And(positive, hn::Gt(abs_z, p.threshold))) {}
+  V abs_z, e;
+  hn::Mask<D> positive, linear;  // z > 0, z > threshold
+};
+
+template <class D, class V>
+struct SoftplusParts<false, D, V> {
+  SoftplusParts(D d, V x, const VecParams<D>& p)
+      : abs_z(hn::Mul(p.beta, hn::Abs(x))),
+        abs_z_low(LowPart(d, hn::Abs(x), p.beta, abs_z)),
+        split(d, hn::Neg(abs_z), hn::Neg(abs_z_low)),
+        e(split.Value(d)),
+        positive(hn::Gt(x, hn::Zero(d))),
+        linear(hn::And(positive, hn::Gt(abs_z, p.threshold))) {}
+  static V LowPart(D d, V ax, V beta, V abs_z) {
+    const V low = ProductError(d, beta, ax, abs_z);
+#if HWY_NATIVE_FMA
+    return low;
+#else
+    // Veltkamp's split overflows for |x| above ~1e34 (float), where the
+    // error is irrelevant; NaN would reach the result if threshold > |z|.
+    return hn::IfThenElseZero(hn::IsFinite(low), low);
 #endif
-      e = ExpNonPositive(d, hn::Neg(abs_z), hn::Neg(abs_z_low));
-    }
-    positive = hn::Gt(x, hn::Zero(d));
-    linear = hn::And(positive, hn::Gt(abs_z, p.threshold));
   }
-  V abs_z, abs_z_low, e;
+  V abs_z, abs_z_low;
+  ExpNonPositiveSplit<D> split;
+  V e;
   hn::Mask<D> positive, linear;  // z > 0, z > threshold
 };
 
@@ -63,15 +80,26 @@ struct SoftplusOp {
   V Forward(D d, V x, const VecParams<D>& p) const {
     const SoftplusParts<kUnitBeta, D> s(d, x, p);
     const V l = Log1pUnit(d, s.e);
-    V y;
     if constexpr (kUnitBeta) {
-      y = hn::IfThenElse(s.positive, hn::Add(s.abs_z, l), l);
+      return hn::IfThenElse(s.linear, x,
+                            hn::IfThenElse(s.positive, hn::Add(s.abs_z, l), l));
     } else {
-      y = hn::Div(hn::IfThenElse(s.positive,
+      V y =
+          hn::Div(hn::IfThenElse(s.positive,
                                  hn::Add(s.abs_z, hn::Add(s.abs_z_low, l)), l),
                   p.beta);
+      // Where e < 2^-60, log1p(e) = e to the last bit, and e / beta is
+      // formed from e's normal mantissa: e itself may be subnormal while
+      // e / beta (beta < 1) is not. Rare lanes (z < -41), so a branch.
+      const auto tiny = hn::AndNot(
+          s.positive,
+          hn::Lt(s.e, hn::Set(d, static_cast<hn::TFromD<D>>(0x1p-60))));
+      if (HWY_UNLIKELY(!hn::AllFalse(d, tiny))) {
+        y = hn::IfThenElse(
+            tiny, s.split.Scale(d, hn::Div(s.split.mant(), p.beta)), y);
+      }
+      return hn::IfThenElse(s.linear, x, y);
     }
-    return hn::IfThenElse(s.linear, x, y);
   }
   template <class D, class V = hn::Vec<D>>
   V Derivative(D d, V x, const VecParams<D>& p) const {
@@ -174,12 +202,15 @@ const ActivationDef& SoftplusActivation() {
       .formula = "log(1 + exp(beta * x)) / beta, or x if beta * x > threshold",
       .derivative_formula = "sigmoid(beta * x), or 1 if beta * x > threshold",
       .description = "Smooth approximation of relu.",
-      // Measured max over 7M points per dtype and parameter set (defaults,
+      // Measured max over 5M points per dtype and parameter set (defaults,
       // beta 2 threshold 10, beta 0.5; dense [-3, 3], [-40, 40], [-110, 110],
       // [-1e4, 1e4] and the whole range), every target: forward 2.74,
-      // derivative 2.35, backward 3.28 ULP. A beta not representable in
-      // float32 (0.3) adds the error of float(beta) to float32 results
-      // (forward 4.3 ULP at beta = 0.3 against the double-beta reference).
+      // derivative 2.35, backward 3.26 ULP. Other betas: forward 3.6 at
+      // beta 1.5, 3 and 0.3 (float64 3.4), 4.1 float64 at beta 1e-3. A beta not
+      // representable in float32 (0.3) adds the error of float(beta) to float32
+      // results against the double-beta reference, amplified by |beta x| in the
+      // tail; and below beta ~ 2^-23 float32 results for beta x < -120 are 0
+      // although exp(beta x) / beta is not.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -10,7 +10,7 @@
 //
 // xl is a low-order part of the argument (|xl| at most about an ULP of x):
 // folded into the reduced argument r, exp(x + xl) = 2^q exp(r + xl) costs
-// one addition; without scalef it is applied as e (1 + xl).
+// one addition (ExpNonPositiveSplit).
 
 #if defined(ACTSERVE_CORE_KERNELS_EXP_NONPOSITIVE_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
@@ -20,6 +20,7 @@
 #define ACTSERVE_CORE_KERNELS_EXP_NONPOSITIVE_INL_H_
 #endif
 
+#include <cstdint>
 #include <type_traits>
 
 #include "core/kernels/exp_scaled-inl.h"
@@ -89,22 +90,68 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
   }
 }
 
-// exp(x + xl) for x <= 0, to first order in xl; xl is ignored where x is
-// below the clamp (it may be anything there, inf included).
+// exp(x + xl) for x <= 0, to first order in xl, as mant 2^exp2 with mant
+// normal wherever x is above the clamp, for callers that divide a subnormal
+// exp(x + xl) by something below 1: dividing mant first rounds once. With
+// scalef mant = 1 + p and exp2 = q; elsewhere mant = exp(x + xl) 2^k and
+// exp2 = -k (k = 64 float, 512 double); both mant = 0 below the clamp. xl is
+// ignored where x is below the clamp (it may be anything there, inf included).
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE V ExpNonPositive(D d, V x, V xl) {
-  using T = hn::TFromD<D>;
-  xl = hn::IfThenElseZero(hn::Ge(x, hn::Set(d, kExpNonPositiveLo<T>)), xl);
-  if constexpr (kHasScalef<V>) {
-    hn::impl::ExpImpl<T> impl;
-    const ExpReduced<D> e(d, x);
-    return Scalef(hn::Add(impl.ExpPoly(d, hn::Add(e.r, xl)), hn::Set(d, T{1})),
-                  e.q);
-  } else {
-    const V e = ExpScaled(d, x, 0);
-    return hn::MulAdd(e, xl, e);
+class ExpNonPositiveSplit {
+ public:
+  ExpNonPositiveSplit(D d, V x, V xl) {
+    using T = hn::TFromD<D>;
+    const auto in_range = hn::Ge(x, hn::Set(d, kExpNonPositiveLo<T>));
+    xl = hn::IfThenElseZero(in_range, xl);
+    if constexpr (kHasScalef<V>) {
+      hn::impl::ExpImpl<T> impl;
+      const ExpReduced<D> e(d, x);
+      // 0 below the clamp, where q belongs to the clamp rather than to x.
+      mant_ = hn::IfThenElseZero(
+          in_range,
+          hn::Add(impl.ExpPoly(d, hn::Add(e.r, xl)), hn::Set(d, T{1})));
+      exp2_ = e.q;
+    } else {
+      // As ExpScaled(x, kShift), with xl added to the reduced argument (not
+      // applied as e (1 + xl), which rounds once more).
+      hn::impl::ExpImpl<T> impl;
+      x = hn::Max(x, hn::Set(d, kExpNonPositiveLo<T>));
+      const auto q = impl.ToInt32(
+          d, hn::MulSub(
+                 x, hn::Set(d, static_cast<T>(1.442695040888963407359924681)),
+                 hn::Set(d, static_cast<T>(0.5))));  // round(x / ln2)
+      const V p = impl.ExpPoly(d, hn::Add(impl.ExpReduce(d, x, q), xl));
+      const hn::Rebind<int32_t, D> di32;
+      mant_ = hn::IfThenElseZero(
+          in_range, impl.LoadExpShortRange(d, hn::Add(p, hn::Set(d, T{1})),
+                                           hn::Add(q, hn::Set(di32, kShift))));
+    }
   }
-}
+
+  V mant() const { return mant_; }
+
+  // exp(x + xl): one rounding where it is normal.
+  V Value(D d) const { return Scale(d, mant_); }
+
+  // v 2^exp2.
+  V Scale(D d, V v) const {
+    if constexpr (kHasScalef<V>) {
+      (void)d;
+      return Scalef(v, exp2_);
+    } else {
+      using T = hn::TFromD<D>;
+      return hn::Mul(
+          v, hn::Set(d, static_cast<T>(sizeof(T) == 4 ? 0x1p-64 : 0x1p-512)));
+    }
+  }
+
+ private:
+  // 2^kShift keeps mant normal down to the clamp (float: e^-120 2^64 =
+  // 2^-109; double: e^-1100 2^512 = 2^-1075, normal to below e^-1060).
+  static constexpr int32_t kShift = sizeof(hn::TFromD<D>) == 4 ? 64 : 512;
+  V mant_;
+  V exp2_;  // with scalef
+};
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve

@@ -3,12 +3,11 @@
 //
 // Highway's Log1p measures 2.4 ULP; composed with exp that leaves too little
 // room under 4 ULP. Here log(1 + u) = 2 atanh(s) with 2s = 2u / (2 + u) in
-// [0, 2/3]: 2s carries ~0.7 ULP (one division or its AVX-512 replacement
-// below, 2 + u rounded relative to 2), and the series 2s (1 + s^2 R(s^2)) adds
-// at most 4% on top, so the result is within about 1.2 ULP. R is a
-// least-squares fit on Chebyshev nodes (relative fit error 5e-9 float, 1.4e-18
-// double). For subnormal u, 2u / 2 is exact (the residual step recovers it), so
-// log(1 + u) = u to the last bit.
+// [0, 2/3]: 2s carries ~0.7 ULP (one division, 2 + u rounded relative to 2),
+// and the series 2s (1 + s^2 R(s^2)) adds at most 4% on top, so the result
+// is within about 1.2 ULP. R is a least-squares fit on Chebyshev nodes
+// (relative fit error 5e-9 float, 1.4e-18 double). For subnormal u, 2u / 2 is
+// exact, so log(1 + u) = u to the last bit.
 
 #if defined(ACTSERVE_CORE_KERNELS_LOG1P_UNIT_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
@@ -18,8 +17,6 @@
 #define ACTSERVE_CORE_KERNELS_LOG1P_UNIT_INL_H_
 #endif
 
-#include <type_traits>
-
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
@@ -28,30 +25,13 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// 2u / (2 + u) for 0 <= u <= 1: on AVX-512 float vectors, vrcp14ps (relative
-// error 2^-14) and one residual step q0 + (2u - q0 (2 + u)) / (2 + u)
-// instead of a division (one rounding plus 2^-28); elsewhere a division
-// (other targets' estimates have 12 bits).
-template <class D, class V = hn::Vec<D>>
-HWY_INLINE V TwoAtanhArgument(D d, V u) {
-  using T = hn::TFromD<D>;
-  const V a = hn::Add(u, u);
-  const V b = hn::Add(hn::Set(d, T{2}), u);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if constexpr (std::is_same_v<V, hn::Vec512<float>>) {
-    const V r = hn::ApproximateReciprocal(b);
-    const V q = hn::Mul(a, r);
-    return hn::MulAdd(hn::NegMulAdd(q, b, a), r, q);
-  }
-#endif
-  return hn::Div(a, b);
-}
-
 // log(1 + u) for 0 <= u <= 1.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V Log1pUnit(D d, V u) {
   using T = hn::TFromD<D>;
-  const V two_s = TwoAtanhArgument(d, u);
+  // A division: on Zen 4 it runs beside the multiply-adds, and a reciprocal
+  // estimate with a residual step (three more of those) measured slower.
+  const V two_s = hn::Div(hn::Add(u, u), hn::Add(hn::Set(d, T{2}), u));
   // R below is fitted in t = s^2; w = 4 t, with the coefficients c_k of t^k
   // scaled by 4^-(k+1) (exactly) so that 2s w R'(w) = 2s s^2 R(s^2).
   const V w = hn::Mul(two_s, two_s);
