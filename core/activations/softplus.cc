@@ -8,15 +8,16 @@
 // so nothing overflows, and for x < 0 the result keeps full relative
 // accuracy down to the subnormals (log1p(e) = e there). e comes from
 // ExpNonPositive (one vscalefps on AVX-512), log1p from Log1pUnit (about
-// 1.2 ULP). The default beta = 1 has its own loop: z = x is exact, and there
-// is no division by beta. Otherwise |beta x| is rounded, which exp would
-// amplify by |beta x| in the far negative tail; the exact rounding error of
-// the product (one fused multiply-subtract, ProductError without FMA) goes
-// into exp's reduced argument: exp(-(|z| + zl)) to first order. Dividing by
-// beta (not multiplying by 1/beta) keeps the final step to one rounding; for
-// beta < 1, e / beta can be normal where e is subnormal, so in the tail
-// (e < 2^-60, log1p(e) = e) the division takes e's normal mantissa and the
-// power of two is applied after it. All in the lane type.
+// 1.2 ULP). The default beta = 1 has its own loop: z = x is exact. Otherwise
+// |beta x| is rounded, which exp would amplify by |beta x| in the far
+// negative tail; the exact rounding error of the product (one fused
+// multiply-subtract, ProductError without FMA) goes into exp's reduced
+// argument: exp(-(|z| + zl)) to first order. Then y = max(x, 0) +
+// log1p(e) / beta, the quotient from Log1pUnitOver (the division by beta
+// folded into log1p's own, no extra rounding) up to beta = 2^64, and a
+// division by beta above. For beta < 1, e / beta can be normal where e is
+// subnormal, so in the tail (e < 2^-60, log1p(e) = e) it is formed from e's
+// normal mantissa and scaled after the division. All in the lane type.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/softplus.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -73,21 +74,27 @@ struct SoftplusParts<false, D, V> {
   hn::Mask<D> positive, linear;  // z > 0, z > threshold
 };
 
-template <bool kUnitBeta>
+// beta = 1; beta <= 2^64, where Log1pUnitOver's 2 beta + beta e cannot
+// overflow; larger (float32 only comes close).
+enum class BetaKind { kOne, kModerate, kHuge };
+
+template <BetaKind kBeta>
 struct SoftplusOp {
+  static constexpr bool kUnitBeta = kBeta == BetaKind::kOne;
   ACTSERVE_NEVER_WIDE
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>& p) const {
     const SoftplusParts<kUnitBeta, D> s(d, x, p);
-    const V l = Log1pUnit(d, s.e);
     if constexpr (kUnitBeta) {
+      const V l = Log1pUnit(d, s.e);
       return hn::IfThenElse(s.linear, x,
                             hn::IfThenElse(s.positive, hn::Add(s.abs_z, l), l));
     } else {
-      V y =
-          hn::Div(hn::IfThenElse(s.positive,
-                                 hn::Add(s.abs_z, hn::Add(s.abs_z_low, l)), l),
-                  p.beta);
+      // y = max(x, 0) + log1p(e) / beta (beta z = x exactly).
+      const V l_over_beta = kBeta == BetaKind::kModerate
+                                ? Log1pUnitOver(d, s.e, p.beta)
+                                : hn::Div(Log1pUnit(d, s.e), p.beta);
+      V y = hn::IfThenElse(s.positive, hn::Add(x, l_over_beta), l_over_beta);
       // Where e < 2^-60, log1p(e) = e to the last bit, and e / beta is
       // formed from e's normal mantissa: e itself may be subnormal while
       // e / beta (beta < 1) is not. Rare lanes (z < -41), so a branch.
@@ -118,9 +125,11 @@ template <EvalKind kKind, typename T>
 void SoftplusLoop(const T* x, const T* g, T* y, size_t n,
                   const KernelParams& p) {
   if (p.beta == 1) {
-    ElementwiseLoop<kKind, SoftplusOp<true>>(x, g, y, n, p);
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kOne>>(x, g, y, n, p);
+  } else if (static_cast<T>(p.beta) <= static_cast<T>(0x1p64)) {
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kModerate>>(x, g, y, n, p);
   } else {
-    ElementwiseLoop<kKind, SoftplusOp<false>>(x, g, y, n, p);
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kHuge>>(x, g, y, n, p);
   }
 }
 void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) {
@@ -205,12 +214,13 @@ const ActivationDef& SoftplusActivation() {
       // Measured max over 5M points per dtype and parameter set (defaults,
       // beta 2 threshold 10, beta 0.5; dense [-3, 3], [-40, 40], [-110, 110],
       // [-1e4, 1e4] and the whole range), every target: forward 2.74,
-      // derivative 2.35, backward 3.26 ULP. Other betas: forward 3.6 at
-      // beta 1.5, 3 and 0.3 (float64 3.4), 4.1 float64 at beta 1e-3. A beta not
-      // representable in float32 (0.3) adds the error of float(beta) to float32
-      // results against the double-beta reference, amplified by |beta x| in the
-      // tail; and below beta ~ 2^-23 float32 results for beta x < -120 are 0
-      // although exp(beta x) / beta is not.
+      // derivative 2.35, backward 3.26 ULP; forward 2.78 at beta 0.3, 1.5,
+      // 3, 1e-3, 1e19, 1e30. A beta not representable in float32 (0.3) adds
+      // the error of float(beta) to float32 results against the double-beta
+      // reference, amplified by |beta x| in the tail; below beta ~ 2^-23,
+      // float32 results for beta x < -120 are 0 although exp(beta x) / beta
+      // is not; and without FMA, beta above ~1e34 (float32) gets no
+      // correction for the rounding of beta x (ProductError overflows).
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -101,12 +101,12 @@ class ExpNonPositiveSplit {
  public:
   ExpNonPositiveSplit(D d, V x, V xl) {
     using T = hn::TFromD<D>;
+    // Below the clamp mant is 0 (whatever xl made of it), as q belongs to the
+    // clamp rather than to x.
     const auto in_range = hn::Ge(x, hn::Set(d, kExpNonPositiveLo<T>));
-    xl = hn::IfThenElseZero(in_range, xl);
     if constexpr (kHasScalef<V>) {
       hn::impl::ExpImpl<T> impl;
       const ExpReduced<D> e(d, x);
-      // 0 below the clamp, where q belongs to the clamp rather than to x.
       mant_ = hn::IfThenElseZero(
           in_range,
           hn::Add(impl.ExpPoly(d, hn::Add(e.r, xl)), hn::Set(d, T{1})));

@@ -25,13 +25,10 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// log(1 + u) for 0 <= u <= 1.
+// q (1 + s^2 R(s^2)) for the given 2s, where q is 2s or 2s / c.
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE V Log1pUnit(D d, V u) {
+HWY_INLINE V Log1pSeries(D d, V q, V two_s) {
   using T = hn::TFromD<D>;
-  // A division: on Zen 4 it runs beside the multiply-adds, and a reciprocal
-  // estimate with a residual step (three more of those) measured slower.
-  const V two_s = hn::Div(hn::Add(u, u), hn::Add(hn::Set(d, T{2}), u));
   // R below is fitted in t = s^2; w = 4 t, with the coefficients c_k of t^k
   // scaled by 4^-(k+1) (exactly) so that 2s w R'(w) = 2s s^2 R(s^2).
   const V w = hn::Mul(two_s, two_s);
@@ -53,7 +50,27 @@ HWY_INLINE V Log1pUnit(D d, V u) {
                          hn::Set(d, 0.041712067048118474044 / 262144),
                          hn::Set(d, 0.085070365635924789476 / 1048576));
   }
-  return hn::MulAdd(hn::Mul(two_s, w), r, two_s);
+  return hn::MulAdd(hn::Mul(q, w), r, q);
+}
+
+// log(1 + u) for 0 <= u <= 1.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Log1pUnit(D d, V u) {
+  using T = hn::TFromD<D>;
+  // A division: on Zen 4 it runs beside the multiply-adds, and a reciprocal
+  // estimate with a residual step (three more of those) measured slower.
+  const V two_s = hn::Div(hn::Add(u, u), hn::Add(hn::Set(d, T{2}), u));
+  return Log1pSeries(d, two_s, two_s);
+}
+
+// log(1 + u) / c for 0 <= u <= 1 and 2^-126 <= c <= 2^64: 2s / c =
+// 2u / (2c + cu) with the denominator rounded once (a fused multiply-add),
+// as 2 + u is above, so dividing by c costs neither a second division nor a
+// second rounding. 2s itself (for s^2 only) is (2s / c) c.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Log1pUnitOver(D d, V u, V c) {
+  const V q = hn::Div(hn::Add(u, u), hn::MulAdd(c, u, hn::Add(c, c)));
+  return Log1pSeries(d, q, hn::Mul(q, c));
 }
 
 }  // namespace HWY_NAMESPACE
