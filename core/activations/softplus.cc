@@ -74,8 +74,9 @@ struct SoftplusParts<false, D, V> {
   hn::Mask<D> positive, linear;  // z > 0, z > threshold
 };
 
-// beta = 1; beta <= 2^64, where Log1pUnitOver's 2 beta + beta e cannot
-// overflow; larger (float32 only comes close).
+// kOne: beta = 1. kModerate: beta <= 2^64, where Log1pUnitOver's
+// 2 beta + beta e cannot overflow. kHuge: larger betas (float32 comes near
+// overflow); only the forward differs from kModerate.
 enum class BetaKind { kOne, kModerate, kHuge };
 
 template <BetaKind kBeta>
@@ -126,7 +127,8 @@ void SoftplusLoop(const T* x, const T* g, T* y, size_t n,
                   const KernelParams& p) {
   if (p.beta == 1) {
     ElementwiseLoop<kKind, SoftplusOp<BetaKind::kOne>>(x, g, y, n, p);
-  } else if (static_cast<T>(p.beta) <= static_cast<T>(0x1p64)) {
+  } else if (kKind != EvalKind::kForward ||
+             static_cast<T>(p.beta) <= static_cast<T>(0x1p64)) {
     ElementwiseLoop<kKind, SoftplusOp<BetaKind::kModerate>>(x, g, y, n, p);
   } else {
     ElementwiseLoop<kKind, SoftplusOp<BetaKind::kHuge>>(x, g, y, n, p);
