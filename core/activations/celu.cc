@@ -13,7 +13,9 @@
 // exp(z + zl) with it. Where |z| < 2^-24 (float) / 2^-53 (double), alpha
 // expm1(x / alpha) = x (1 + z / 2 + ...) rounds to x itself; taking x there
 // also keeps subnormal z (x / alpha rounded to a coarse grid) out of the
-// formula. All in the lane type.
+// formula. 1 / alpha and the scaling of extreme alphas are computed once per
+// array (own loop), and alpha > 0 (z <= 0 wherever it matters) skips
+// ExpTerms' overflow handling. All in the lane type.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/celu.cc"
 // clang-format off: foreach_target.h re-includes this file once per target and
@@ -30,16 +32,19 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-// x / alpha = z + zl to beyond working precision, without a division per
-// element: z = x (1 / alpha) with the loop-invariant reciprocal is within
-// about 2 ULP of the quotient, so the remainder x - z alpha is tiny and one
-// fused multiply-add gives it to full relative accuracy (ProductError where
-// there is no FMA: x - fl(z alpha) is exact by Sterbenz, and so is the
-// product error); zl = remainder / alpha needs no more than a few bits.
+// Per-call constants of x / alpha = z + zl, computed once per array rather
+// than per vector (a division per vector costs as much as the rest of the
+// argument). z = x (1 / alpha) with the rounded reciprocal is within about
+// 2 ULP of the quotient, so the remainder x - z alpha is tiny and one fused
+// multiply-add gives it to full relative accuracy (ProductError where there
+// is no FMA: x - fl(z alpha) is exact by Sterbenz, and so is the product
+// error); zl = remainder / alpha needs no more than a few bits.
 template <class D, class V = hn::Vec<D>>
-struct CeluArgument {
-  CeluArgument(D d, V x, V alpha) {
+struct CeluConstants {
+  CeluConstants(D d, const KernelParams& p) {
     using T = hn::TFromD<D>;
+    const T a = static_cast<T>(p.alpha);
+    T s = 1;
     if constexpr (sizeof(T) == 4) {
       // For |alpha| near the smallest normal float the remainder (about
       // 2^-24 |x|) and, without FMA, the partial products of z alpha would be
@@ -48,25 +53,32 @@ struct CeluArgument {
       // 2^-64 (exactly) keeps everything normal; where x overflows so does z,
       // where it underflows z is below 2^-24 (the result is x), and ExpTerms
       // ignores a non-finite zl.
-      const V a = hn::Abs(alpha);
-      const V scale = hn::IfThenElse(
-          hn::Lt(a, hn::Set(d, 0x1p-60f)), hn::Set(d, 0x1p64f),
-          hn::IfThenElse(hn::Gt(a, hn::Set(d, 0x1p60f)), hn::Set(d, 0x1p-64f),
-                         hn::Set(d, 1.0f)));
-      x = hn::Mul(x, scale);
-      alpha = hn::Mul(alpha, scale);
+      const T abs_a = a < 0 ? -a : a;
+      s = abs_a < 0x1p-60f ? 0x1p64f : abs_a > 0x1p60f ? 0x1p-64f : 1.0f;
     }
-    const V inv_alpha = hn::Div(hn::Set(d, T{1}), alpha);
-    z = hn::Mul(x, inv_alpha);
+    alpha = hn::Set(d, a);
+    scale = hn::Set(d, s);
+    scaled_alpha = hn::Set(d, a * s);
+    inv_alpha = hn::Set(d, T{1} / (a * s));
+  }
+  V alpha, scale, scaled_alpha, inv_alpha;
+};
+
+template <class D, class V = hn::Vec<D>>
+struct CeluArgument {
+  CeluArgument(D d, V x, const CeluConstants<D>& c) {
+    x = hn::Mul(x, c.scale);
+    z = hn::Mul(x, c.inv_alpha);
 #if HWY_NATIVE_FMA
-    const V remainder = hn::NegMulAdd(z, alpha, x);
+    (void)d;
+    const V remainder = hn::NegMulAdd(z, c.scaled_alpha, x);
 #else
-    const V product = hn::Mul(z, alpha);
-    const V remainder =
-        hn::Sub(hn::Sub(x, product), ProductError(d, z, alpha, product));
+    const V product = hn::Mul(z, c.scaled_alpha);
+    const V remainder = hn::Sub(hn::Sub(x, product),
+                                ProductError(d, z, c.scaled_alpha, product));
 #endif
     // NaN where z is infinite (x / tiny alpha); ExpTerms ignores it there.
-    zl = hn::Mul(remainder, inv_alpha);
+    zl = hn::Mul(remainder, c.inv_alpha);
   }
   V z, zl;
 };
@@ -79,32 +91,81 @@ hn::Mask<D> CeluIsX(D d, V x, V z) {
   return hn::Or(hn::Gt(x, hn::Zero(d)), hn::Lt(hn::Abs(z), tiny));
 }
 
-struct CeluOp {
-  ACTSERVE_NEVER_WIDE
-  template <class D, class V = hn::Vec<D>>
-  V Forward(D d, V x, const VecParams<D>& p) const {
-    const CeluArgument<D> z(d, x, p.alpha);
-    const V y = ExpTerms<D>(d, z.z, z.zl).ScaledExpm1(d, p.alpha);
+// kPositiveAlpha: z = x / alpha <= 0 wherever the x <= 0 branch is taken,
+// so ExpTerms needs no provision for overflow.
+template <bool kPositiveAlpha, class D, class V = hn::Vec<D>>
+class CeluOp {
+ public:
+  CeluOp(D d, const KernelParams& p) : c_(d, p) {}
+
+  V Forward(D d, V x, const VecParams<D>&) const {
+    const CeluArgument<D> z(d, x, c_);
+    const V y = Terms(d, z).ScaledExpm1(d, c_.alpha);
     return hn::IfThenElse(CeluIsX(d, x, z.z), x, y);
   }
-  template <class D, class V = hn::Vec<D>>
-  V Derivative(D d, V x, const VecParams<D>& p) const {
+  V Derivative(D d, V x, const VecParams<D>&) const {
     const V one = hn::Set(d, hn::TFromD<D>{1});
-    const CeluArgument<D> z(d, x, p.alpha);
-    const V dy = ExpTerms<D>(d, z.z, z.zl).ScaledExp(d, one);
+    const V dy = Terms(d, CeluArgument<D>(d, x, c_)).ScaledExp(d, one);
     return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), one, dy);
   }
   // g exp(z) in one piece: for alpha < 0, exp(z) overflows (x < -133 at
   // alpha = -1.5 in float) before g exp(z) does.
-  template <class D, class V = hn::Vec<D>>
-  V Backward(D d, V x, V g, const VecParams<D>& p) const {
-    const CeluArgument<D> z(d, x, p.alpha);
-    const V gx = ExpTerms<D>(d, z.z, z.zl).ScaledExp(d, g);
+  V Backward(D d, V x, V g, const VecParams<D>&) const {
+    const V gx = Terms(d, CeluArgument<D>(d, x, c_)).ScaledExp(d, g);
     return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), g, gx);
   }
+
+ private:
+  static ExpTerms<D, kPositiveAlpha> Terms(D d, const CeluArgument<D>& z) {
+    return ExpTerms<D, kPositiveAlpha>(d, z.z, z.zl);
+  }
+  CeluConstants<D> c_;
 };
 
-ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(CeluOp)
+template <EvalKind kKind, bool kPositiveAlpha, typename T>
+void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
+                 const KernelParams& params) {
+  hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const VecParams<decltype(d)> p(d, params);
+  const CeluOp<kPositiveAlpha, decltype(d)> op(d, params);
+  ForEachVector<kKind == EvalKind::kBackward>(d, x, g, y, n, [&](V xv, V gv) {
+    return EvalOp<kKind>(op, d, xv, gv, p);
+  });
+}
+
+// The usual alpha > 0 skips ExpTerms' overflow handling.
+template <EvalKind kKind, typename T>
+void CeluLoop(const T* x, const T* g, T* y, size_t n, const KernelParams& p) {
+  if (p.alpha > 0) {
+    CeluLoopFor<kKind, true>(x, g, y, n, p);
+  } else {
+    CeluLoopFor<kKind, false>(x, g, y, n, p);
+  }
+}
+void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) {
+  CeluLoop<EvalKind::kForward>(x, static_cast<const float*>(nullptr), y, n, p);
+}
+void ForwardF64(const double* x, double* y, size_t n, const KernelParams& p) {
+  CeluLoop<EvalKind::kForward>(x, static_cast<const double*>(nullptr), y, n, p);
+}
+void DerivativeF32(const float* x, float* y, size_t n, const KernelParams& p) {
+  CeluLoop<EvalKind::kDerivative>(x, static_cast<const float*>(nullptr), y, n,
+                                  p);
+}
+void DerivativeF64(const double* x, double* y, size_t n,
+                   const KernelParams& p) {
+  CeluLoop<EvalKind::kDerivative>(x, static_cast<const double*>(nullptr), y, n,
+                                  p);
+}
+void BackwardF32(const float* x, const float* g, float* y, size_t n,
+                 const KernelParams& p) {
+  CeluLoop<EvalKind::kBackward>(x, g, y, n, p);
+}
+void BackwardF64(const double* x, const double* g, double* y, size_t n,
+                 const KernelParams& p) {
+  CeluLoop<EvalKind::kBackward>(x, g, y, n, p);
+}
 
 }  // namespace
 }  // namespace HWY_NAMESPACE
@@ -167,12 +228,14 @@ const ActivationDef& CeluActivation() {
           "Continuously differentiable exponential linear unit "
           "(elu with the slope 1 at 0 for every alpha).",
       // Measured max over 5M points per dtype and alpha in {1, 0.5, 2, -1.5,
-      // 0.3, 3, -0.7, +-1e-30, +-1e38, +-1.2e-38} (dense [-3, 0], [-40, 40]
-      // and the whole range), every target: forward 2.5 for alpha > 0,
-      // derivative 1.26, backward 1.72 ULP. For alpha < 0 the forward peaks
-      // just above z = ln2 / 2, where expm1(z) = 2 (1 + p) - 1 cancels
-      // (p ~ -0.29): 3.90 ULP float64 / 3.28 float32 at alpha -1.15 ... -1.2
-      // and -1e38 (dense sweeps of z in [0.34, 0.36]); 2.1 at alpha -1.5.
+      // 0.3, 3, -0.7, +-1e-30, +-1e38, +-1.2e-38, -1.15, -1.2} (dense [-3, 0],
+      // [-40, 40], [-1e4, 1e4] and the whole range), every target: forward
+      // 2.31 for alpha > 0, derivative 1.26, backward 1.69 ULP. For alpha < 0
+      // the forward peaks just above z = ln2 / 2, where
+      // expm1(z) = 2 (1 + p) - 1 cancels (p ~ -0.29): dense sweeps of z in
+      // [0.34, 0.36] at alpha -1.15, -1.2, -1.5 and -1e38 give 3.98 ULP
+      // float64 / 3.74 float32 without FMA (SSE4, SSSE3, scalar), 3.92 / 3.26
+      // with it.
       .accuracy = {.ulp_f32 = 4, .ulp_f64 = 4},
       .validate = &Validate,
       .f32 = ElementwiseKernelsF32(),

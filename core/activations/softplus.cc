@@ -6,19 +6,26 @@
 // e = exp(-|beta x|) <= 1:
 //   beta y = max(z, 0) + log1p(e),   y' = 1 / (1 + e) (x >= 0), e / (1 + e)
 // so nothing overflows, and for x < 0 the result keeps full relative
-// accuracy down to the subnormals (log1p(e) = e there). log1p is
-// Log1pUnit (about 1.2 ULP). beta x is rounded, which exp would amplify by
-// |beta x| in the far negative tail; the exact rounding error of the product
-// (one fused multiply-subtract) corrects e to first order:
-// exp(z + zl) = e (1 + zl). Dividing by beta (not multiplying by 1/beta)
-// keeps the final step to one rounding. All in the lane type.
+// accuracy down to the subnormals (log1p(e) = e there). e comes from
+// ExpNonPositive (one vscalefps on AVX-512), log1p from Log1pUnit (about
+// 1.2 ULP). The default beta = 1 has its own loop: z = x is exact. Otherwise
+// |beta x| is rounded, which exp would amplify by |beta x| in the far
+// negative tail; the exact rounding error of the product (one fused
+// multiply-subtract, ProductError without FMA) goes into exp's reduced
+// argument: exp(-(|z| + zl)) to first order. Then y = max(x, 0) +
+// log1p(e) / beta, the quotient from Log1pUnitOver (the division by beta
+// folded into log1p's own, no extra rounding) up to beta = 2^64, and a
+// division by beta above. For beta < 1, e / beta can be normal where e is
+// subnormal, so in the tail (e < 2^-60, log1p(e) = e) it is formed from e's
+// normal mantissa and scaled after the division. All in the lane type.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/softplus.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // The headers below are re-included once per target by foreach_target.h.
 #include "core/kernels/elementwise-inl.h"
-#include "core/kernels/exp_scaled-inl.h"
+#include "core/kernels/exp_nonpositive-inl.h"
 #include "core/kernels/log1p_unit-inl.h"
+#include "core/kernels/product_error-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -26,45 +33,132 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-// z = fl(beta x), its rounding error zl, and e = exp(-|beta x|).
-template <class D, class V = hn::Vec<D>>
-struct SoftplusParts {
-  SoftplusParts(D d, V x, const VecParams<D>& p) {
-    z = hn::Mul(p.beta, x);
-    // beta x - z exactly; 0 where z is infinite (the formula would give NaN).
-    const V zl = hn::IfThenElseZero(hn::IsFinite(z), hn::MulSub(p.beta, x, z));
-    positive = hn::Gt(z, hn::Zero(d));
-    const V e0 = ExpScaled(d, hn::Neg(hn::Abs(z)), 0);
-    // exp(-|z + zl|) = e0 (1 -+ zl).
-    e = hn::MulAdd(e0, hn::IfThenElse(positive, hn::Neg(zl), zl), e0);
-    z_low = zl;
-  }
-  V z, z_low, e;
-  hn::Mask<D> positive;
+// |z| = fl(beta |x|) (beta > 0), its rounding error |z|l and
+// e = exp(-|beta x|); with beta = 1 (kUnitBeta) |z| = |x| is exact.
+template <bool kUnitBeta, class D, class V = hn::Vec<D>>
+struct SoftplusParts;
+
+template <class D, class V>
+struct SoftplusParts<true, D, V> {
+  SoftplusParts(D d, V x, const VecParams<D>& p)
+      : abs_z(hn::Abs(x)),
+        e(ExpNonPositive(d, hn::Neg(abs_z))),
+        positive(hn::Gt(x, hn::Zero(d))),
+        linear(hn::And(positive, hn::Gt(abs_z, p.threshold))) {}
+  V abs_z, e;
+  hn::Mask<D> positive, linear;  // z > 0, z > threshold
 };
 
+template <class D, class V>
+struct SoftplusParts<false, D, V> {
+  SoftplusParts(D d, V x, const VecParams<D>& p)
+      : abs_z(hn::Mul(p.beta, hn::Abs(x))),
+        abs_z_low(LowPart(d, hn::Abs(x), p.beta, abs_z)),
+        split(d, hn::Neg(abs_z), hn::Neg(abs_z_low)),
+        e(split.Value(d)),
+        positive(hn::Gt(x, hn::Zero(d))),
+        linear(hn::And(positive, hn::Gt(abs_z, p.threshold))) {}
+  static V LowPart(D d, V ax, V beta, V abs_z) {
+    const V low = ProductError(d, beta, ax, abs_z);
+#if HWY_NATIVE_FMA
+    return low;
+#else
+    // Veltkamp's split overflows for |x| above ~1e34 (float), where the
+    // error is irrelevant; NaN would reach the result if threshold > |z|.
+    return hn::IfThenElseZero(hn::IsFinite(low), low);
+#endif
+  }
+  V abs_z, abs_z_low;
+  ExpNonPositiveSplit<D> split;
+  V e;
+  hn::Mask<D> positive, linear;  // z > 0, z > threshold
+};
+
+// kOne: beta = 1. kModerate: beta <= 2^64, where Log1pUnitOver's
+// 2 beta + beta e cannot overflow. kHuge: larger betas (float32 comes near
+// overflow); only the forward differs from kModerate.
+enum class BetaKind { kOne, kModerate, kHuge };
+
+template <BetaKind kBeta>
 struct SoftplusOp {
+  static constexpr bool kUnitBeta = kBeta == BetaKind::kOne;
   ACTSERVE_NEVER_WIDE
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>& p) const {
-    const SoftplusParts<D> s(d, x, p);
-    const V l = Log1pUnit(d, s.e);
-    const V scaled =
-        hn::IfThenElse(s.positive, hn::Add(s.z, hn::Add(s.z_low, l)), l);
-    return hn::IfThenElse(hn::Gt(s.z, p.threshold), x, hn::Div(scaled, p.beta));
+    const SoftplusParts<kUnitBeta, D> s(d, x, p);
+    if constexpr (kUnitBeta) {
+      const V l = Log1pUnit(d, s.e);
+      return hn::IfThenElse(s.linear, x,
+                            hn::IfThenElse(s.positive, hn::Add(s.abs_z, l), l));
+    } else {
+      // y = max(x, 0) + log1p(e) / beta (beta z = x exactly).
+      const V l_over_beta = kBeta == BetaKind::kModerate
+                                ? Log1pUnitOver(d, s.e, p.beta)
+                                : hn::Div(Log1pUnit(d, s.e), p.beta);
+      V y = hn::IfThenElse(s.positive, hn::Add(x, l_over_beta), l_over_beta);
+      // Where e < 2^-60, log1p(e) = e to the last bit, and e / beta is
+      // formed from e's normal mantissa: e itself may be subnormal while
+      // e / beta (beta < 1) is not. Rare lanes (z < -41), so a branch.
+      const auto tiny = hn::AndNot(
+          s.positive,
+          hn::Lt(s.e, hn::Set(d, static_cast<hn::TFromD<D>>(0x1p-60))));
+      if (HWY_UNLIKELY(!hn::AllFalse(d, tiny))) {
+        y = hn::IfThenElse(
+            tiny, s.split.Scale(d, hn::Div(s.split.mant(), p.beta)), y);
+      }
+      return hn::IfThenElse(s.linear, x, y);
+    }
   }
   template <class D, class V = hn::Vec<D>>
   V Derivative(D d, V x, const VecParams<D>& p) const {
-    const SoftplusParts<D> s(d, x, p);
+    const SoftplusParts<kUnitBeta, D> s(d, x, p);
     const V one = hn::Set(d, hn::TFromD<D>{1});
     const V sig =
         hn::Div(hn::IfThenElse(s.positive, one, s.e), hn::Add(one, s.e));
-    return hn::IfThenElse(hn::Gt(s.z, p.threshold), one, sig);
+    return hn::IfThenElse(s.linear, one, sig);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
 };
 
-ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SoftplusOp)
+// The default beta = 1 needs neither the rounding error of beta x nor the
+// division by beta: a loop of its own.
+template <EvalKind kKind, typename T>
+void SoftplusLoop(const T* x, const T* g, T* y, size_t n,
+                  const KernelParams& p) {
+  if (p.beta == 1) {
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kOne>>(x, g, y, n, p);
+  } else if (kKind != EvalKind::kForward ||
+             static_cast<T>(p.beta) <= static_cast<T>(0x1p64)) {
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kModerate>>(x, g, y, n, p);
+  } else {
+    ElementwiseLoop<kKind, SoftplusOp<BetaKind::kHuge>>(x, g, y, n, p);
+  }
+}
+void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) {
+  SoftplusLoop<EvalKind::kForward>(x, static_cast<const float*>(nullptr), y, n,
+                                   p);
+}
+void ForwardF64(const double* x, double* y, size_t n, const KernelParams& p) {
+  SoftplusLoop<EvalKind::kForward>(x, static_cast<const double*>(nullptr), y, n,
+                                   p);
+}
+void DerivativeF32(const float* x, float* y, size_t n, const KernelParams& p) {
+  SoftplusLoop<EvalKind::kDerivative>(x, static_cast<const float*>(nullptr), y,
+                                      n, p);
+}
+void DerivativeF64(const double* x, double* y, size_t n,
+                   const KernelParams& p) {
+  SoftplusLoop<EvalKind::kDerivative>(x, static_cast<const double*>(nullptr), y,
+                                      n, p);
+}
+void BackwardF32(const float* x, const float* g, float* y, size_t n,
+                 const KernelParams& p) {
+  SoftplusLoop<EvalKind::kBackward>(x, g, y, n, p);
+}
+void BackwardF64(const double* x, const double* g, double* y, size_t n,
+                 const KernelParams& p) {
+  SoftplusLoop<EvalKind::kBackward>(x, g, y, n, p);
+}
 
 }  // namespace
 }  // namespace HWY_NAMESPACE
@@ -119,11 +213,16 @@ const ActivationDef& SoftplusActivation() {
       .formula = "log(1 + exp(beta * x)) / beta, or x if beta * x > threshold",
       .derivative_formula = "sigmoid(beta * x), or 1 if beta * x > threshold",
       .description = "Smooth approximation of relu.",
-      // Measured max over 4.5M points per dtype and parameter set (defaults,
-      // beta 2 threshold 10, beta 0.5), every target: forward 2.75,
-      // derivative 2.45, backward 3.26 ULP. A beta not representable in
-      // float32 (0.3) adds the error of float(beta) to float32 results
-      // (forward 4.3 ULP at beta = 0.3 against the double-beta reference).
+      // Measured max over 5M points per dtype and parameter set (defaults,
+      // beta 2 threshold 10, beta 0.5; dense [-3, 3], [-40, 40], [-110, 110],
+      // [-1e4, 1e4] and the whole range), every target: forward 2.74,
+      // derivative 2.35, backward 3.26 ULP; forward 2.78 at beta 0.3, 1.5,
+      // 3, 1e-3, 1e19, 1e30. A beta not representable in float32 (0.3) adds
+      // the error of float(beta) to float32 results against the double-beta
+      // reference, amplified by |beta x| in the tail; below beta ~ 2^-23,
+      // float32 results for beta x < -120 are 0 although exp(beta x) / beta
+      // is not; and without FMA, beta above ~1e34 (float32) gets no
+      // correction for the rounding of beta x (ProductError overflows).
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
