@@ -129,9 +129,9 @@ void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
   using V = hn::Vec<decltype(d)>;
   const VecParams<decltype(d)> p(d, params);
   const CeluOp<kPositiveAlpha, decltype(d)> op(d, params);
-  ForEachVector<kKind == EvalKind::kBackward>(d, x, g, y, n, [&](V xv, V gv) {
-    return EvalOp<kKind>(op, d, xv, gv, p);
-  });
+  ForEachVector<kKind == EvalKind::kBackward>(
+      d, x, g, y, n, params.stream_output,
+      [&](V xv, V gv) { return EvalOp<kKind>(op, d, xv, gv, p); });
 }
 
 // The usual alpha > 0 skips ExpTerms' overflow handling.

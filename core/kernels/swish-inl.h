@@ -412,24 +412,25 @@ double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
   const VW beta =
       hn::Set(dw, static_cast<double>(static_cast<float>(params.beta)));
   VW sum = hn::Zero(dw);
-  ForEachVector<kKind == EvalKind::kBackward>(d, x, g, out, n, [&](V xv, V gv) {
-    V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
-      const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
-          dh, kUnitBeta ? xw : hn::Mul(beta, xw));
-      if constexpr (kParamGrad) {
-        // x = +-inf: the limit 0, not inf e^-708.
-        const VW term = hn::IfThenZeroElse(
-            hn::IsInf(xw), hn::Mul(hn::Mul(xw, xw), s.sigmoid_slope));
-        sum = hn::MulAdd(gw, term, sum);
-      }
-      return kKind == EvalKind::kBackward ? hn::Mul(gw, s.derivative)
-                                          : s.derivative;
-    });
-    if constexpr (kKind == EvalKind::kBackward) {
-      y = hn::IfThenElse(hn::IsNaN(gv), gv, y);
-    }
-    return hn::IfThenElse(hn::IsNaN(xv), xv, y);
-  });
+  ForEachVector<kKind == EvalKind::kBackward>(
+      d, x, g, out, n, params.stream_output, [&](V xv, V gv) {
+        V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
+          const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
+              dh, kUnitBeta ? xw : hn::Mul(beta, xw));
+          if constexpr (kParamGrad) {
+            // x = +-inf: the limit 0, not inf e^-708.
+            const VW term = hn::IfThenZeroElse(
+                hn::IsInf(xw), hn::Mul(hn::Mul(xw, xw), s.sigmoid_slope));
+            sum = hn::MulAdd(gw, term, sum);
+          }
+          return kKind == EvalKind::kBackward ? hn::Mul(gw, s.derivative)
+                                              : s.derivative;
+        });
+        if constexpr (kKind == EvalKind::kBackward) {
+          y = hn::IfThenElse(hn::IsNaN(gv), gv, y);
+        }
+        return hn::IfThenElse(hn::IsNaN(xv), xv, y);
+      });
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
 
