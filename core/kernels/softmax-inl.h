@@ -17,10 +17,11 @@
 //  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and the exponential
 //    is taken of d_hi + d_lo (ExpOfSum folds d_lo into the reduced
 //    argument). Rounding d would shift e^d by up to |d| ulp(d) / 2: 64 float
-//    ULP for d near -100, hundreds of double ULP for d near -700. The
-//    forward of float slices with |max| <= 64 (nearly all in practice) needs
-//    no d: FastExp reduces x itself and scales by a power of two near e^-max
-//    (see kFastMax), which costs 7 fewer instructions per vector.
+//    ULP for d near -100, hundreds of double ULP for d near -700. Forward
+//    and backward of float slices with |max| <= 64 (nearly all in practice)
+//    need no d: FastExp reduces x itself and scales by a power of two near
+//    e^-max (see kFastMax), 7 instructions fewer per vector; the sums in
+//    double take the leftover factor out.
 //  * The sum of exponentials is S = c + R: c counts the elements equal to the
 //    max (each e^0 = 1 exactly) and R sums the others. Float lanes add four
 //    vectors (consecutive steps) in float, then sum those in float64: at most
@@ -530,6 +531,37 @@ HWY_INLINE bool UseFastExp(const SliceGroup& g, VT<T> m) {
                         d, g.along_axis ? hn::Lanes(d) : g.Slices()))));
 }
 
+// Pass 2 by FastExp where UseFastExp allows (float), else by the exact
+// x - m. factors (unless null) receives per slice the factor e^(m - K ln 2)
+// that FastExp's values and sums carry, 1 without it; the sums in double
+// take it out (K ln 2 - m is accurate to ~2^-45 there).
+template <bool kSplit, GradSum kGrad, bool kStore, typename T>
+HWY_INLINE void ExpPassAny(const SliceGroup& g, const T* x, const T* grad,
+                           VT<T> m, T* scratch, ExpSums<T>& sums,
+                           double* factors) {
+  if constexpr (sizeof(T) == 4) {
+    if (UseFastExp<T>(g, m)) {
+      const DT<T> d;
+      const FastShift<T> f(m);
+      ExpPass<kSplit, kGrad, kStore, /*kFast=*/true>(g, x, grad, m, scratch,
+                                                     sums, &f);
+      if (factors != nullptr) {
+        HWY_ALIGN T max[kMaxLanes<T>] = {};
+        HWY_ALIGN T shift_k[kMaxLanes<T>] = {};
+        hn::Store(m, d, max);
+        hn::Store(f.k, d, shift_k);
+        for (size_t i = 0; i < g.Slices(); ++i) {
+          factors[i] =
+              std::exp(max[i] - shift_k[i] * 0.693147180559945309417232);
+        }
+      }
+      return;
+    }
+  }
+  ExpPass<kSplit, kGrad, kStore>(g, x, grad, m, scratch, sums);
+  if (factors != nullptr) std::fill(factors, factors + g.Slices(), 1.0);
+}
+
 // Pass 2's sums for one slice, in double.
 struct SliceTotals {
   bool bad;
@@ -606,36 +638,14 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
     ExpSums<T> sums;
     SliceTotals totals[kMaxLanes<T>];
     HWY_ALIGN T scalar[kMaxLanes<T>] = {};
-    bool fast = false;
-    if constexpr (sizeof(T) == 4) fast = UseFastExp<T>(g, m);
     if constexpr (kLog) {
-      HWY_ALIGN T shift_k[kMaxLanes<T>] = {};
-      if constexpr (sizeof(T) == 4) {
-        if (fast) {
-          const FastShift<T> f(m);
-          hn::Store(f.k, d, shift_k);
-          ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/false,
-                  /*kFast=*/true>(g, in, in, m, static_cast<T*>(nullptr), sums,
-                                  &f);
-        }
-      }
-      if (!fast) {
-        ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
-            g, in, in, m, static_cast<T*>(nullptr), sums);
-      }
+      double factors[kMaxLanes<T>];
+      ExpPassAny</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
+          g, in, in, m, static_cast<T*>(nullptr), sums, factors);
       Totals(g, m, sums, totals);
-      HWY_ALIGN T max[kMaxLanes<T>] = {};
-      hn::Store(m, d, max);
       for (size_t i = 0; i < g.Slices(); ++i) {
         const SliceTotals& t = totals[i];
-        // FastExp's R carries the factor e^(m - K ln 2), taken out in double
-        // (K ln 2 - m to ~2^-45).
-        const double rest =
-            fast ? t.exp * std::exp(static_cast<double>(
-                                        shift_k[g.along_axis ? 0 : i]) *
-                                        0.693147180559945309417232 -
-                                    max[g.along_axis ? 0 : i])
-                 : t.exp;
+        const double rest = t.exp / factors[i];
         // log S, by log1p(R) where S = 1 + R is near 1.
         scalar[i] =
             static_cast<T>(t.bad ? kNaN
@@ -652,17 +662,8 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
       }
     } else {
       // FastExp's common factor e^(m - K ln 2) cancels in e / S.
-      if constexpr (sizeof(T) == 4) {
-        if (fast) {
-          const FastShift<T> f(m);
-          ExpPass</*kSplit=*/false, GradSum::kNone, /*kStore=*/true,
-                  /*kFast=*/true>(g, in, in, m, e, sums, &f);
-        }
-      }
-      if (!fast) {
-        ExpPass</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(g, in, in, m,
-                                                                   e, sums);
-      }
+      ExpPassAny</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(
+          g, in, in, m, e, sums, /*factors=*/nullptr);
       Totals(g, m, sums, totals);
       for (size_t i = 0; i < g.Slices(); ++i) {
         scalar[i] = static_cast<T>(
@@ -690,18 +691,24 @@ void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
     T* const e = scratch.get();
     const VT<T> m = SliceMax(g, in);
     ExpSums<T> sums;
-    ExpPass</*kSplit=*/true, kGrad, /*kStore=*/true>(g, in, g_in, m, e, sums);
+    double factors[kMaxLanes<T>];
+    ExpPassAny</*kSplit=*/true, kGrad, /*kStore=*/true>(g, in, g_in, m, e, sums,
+                                                        factors);
     SliceTotals totals[kMaxLanes<T>];
     Totals(g, m, sums, totals);
     HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total[kMaxLanes<T>] = {};
     T dominant[kMaxLanes<T>] = {};
     for (size_t i = 0; i < g.Slices(); ++i) {
-      const SliceTotals& t = totals[i];
+      SliceTotals& t = totals[i];
+      // The stored e keep FastExp's factor; R and sum(g e) lose it.
+      t.exp /= factors[i];
+      if constexpr (kGrad == GradSum::kTimesExp) t.grad_rest /= factors[i];
       const double sum = t.count + t.exp;
       // softmax: D = sum(g y) = (g_max + g_rest) / S.
       // log_softmax: G = sum(g) = g_max + g_rest.
       const double all = t.grad_max + t.grad_rest;
-      inv_sum[i] = static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T>));
+      inv_sum[i] =
+          static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T> * factors[i]));
       total[i] = static_cast<T>(kLog ? all : all / sum);
       if (!t.bad && t.count == 1) {
         // The max element (e = 1, p = 1 / S, 1 - p = R / S), read before
