@@ -8,7 +8,7 @@
 //    and 2 + E >= 1 cancels nothing. E and 2 + E each round once (FMAs on
 //    the unrounded 2^q (1 + expm1(r))); the quotient comes from a reciprocal
 //    estimate with a residual correction instead of a division (targets
-//    without FMA, SSE4 and older, round those products: up to 0.6 ULP
+//    without FMA, SSE4 and older, round those products: up to 0.7 ULP
 //    more). One formula and no division: half the instructions of the
 //    double path below.
 //  - double forward, a < 0.55: tanh(a) = a + a^3 P(a^2), a minimax-fitted
