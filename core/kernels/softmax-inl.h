@@ -502,6 +502,18 @@ HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
                         const FastShift<T>* fast = nullptr) {
   size_t k = 0;
   for (; k + 4 <= g.steps; k += 4) {
+    // The next slice's lines, while this one computes: a row of 1024 floats
+    // is one 4 KiB page, and hardware prefetchers stop at page boundaries,
+    // so pass 1 of every row would otherwise start with cache misses.
+    if (g.next_follows) {
+      const size_t lanes = hn::Lanes(DT<T>());
+      for (size_t j = 0; j < 4; ++j) {
+        hwy::Prefetch(x + g.offset + g.width + (k + j) * lanes);
+        if constexpr (kGrad != GradSum::kNone) {
+          hwy::Prefetch(grad + g.offset + g.width + (k + j) * lanes);
+        }
+      }
+    }
     // Spelled out: GCC keeps neither a lambda nor an array of four in
     // registers.
     const VT<T> e0 = ExpStep<kSplit, kGrad, kStore, kFast>(g, x, grad, m, fast,
