@@ -10,18 +10,25 @@
 // slice gives the same bits wherever it lies.
 //
 // Three passes per slice: the max; the exponentials (stored to a scratch row
-// that stays in L1) with their sums; the outputs from the stored values.
+// that stays in L1; not for the log_softmax forward) with their sums; the
+// outputs, from the stored values or (log_softmax forward) from x.
 // Lanes have the output's type (16 float lanes on AVX-512). Why the results
 // stay within a few ULP of the exact values, for any slice:
 //  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and the exponential
 //    is taken of d_hi + d_lo (ExpOfSum folds d_lo into the reduced
 //    argument). Rounding d would shift e^d by up to |d| ulp(d) / 2: 64 float
-//    ULP for d near -100, hundreds of double ULP for d near -700.
+//    ULP for d near -100, hundreds of double ULP for d near -700. Forward
+//    and backward of float slices with |max| <= 64 (nearly all in practice)
+//    need no d: FastExp reduces x itself and scales by a power of two near
+//    e^-max (see kFastMax), 7 instructions fewer per vector; the sums in
+//    double take the leftover factor out.
 //  * The sum of exponentials is S = c + R: c counts the elements equal to the
-//    max (each e^0 = 1 exactly) and R sums the others. Float lanes are summed
-//    in float64 (relative error ~K / lanes * 2^-53, far below 2^-24 for any
-//    K); double lanes in compensated sums (TwoSum into a second accumulator),
-//    whose error stays ~1 ULP for any K where a plain sum could lose K/2.
+//    max (each e^0 = 1 exactly) and R sums the others. Float lanes add four
+//    vectors (consecutive steps) in float, then sum those in float64: at most
+//    2^-23 relative error from the float additions (all terms are positive)
+//    and ~K / lanes * 2^-53 from the rest, for any K. Double lanes are summed
+//    in compensated sums (TwoSum into a second accumulator), whose error
+//    stays ~1 ULP for any K where a plain sum could lose K/2.
 //  * Where one element dominates (c = 1), quantities that would cancel are
 //    rewritten through R: log S = log1p(R); 1 - y_max = R / S; the backward
 //    results of that element, g - sum(g y) and g - p sum(g), use only the
@@ -80,12 +87,28 @@ constexpr int kExpScaleLog2 = sizeof(T) == 4 ? 64 : 512;
 template <typename T>
 const double kExpScale = std::ldexp(1.0, kExpScaleLog2<T>);
 
+// (expm1(r) - r) / r^2 for float lanes, |r| <= 0.3467: expm1(r) to degree 6,
+// one less than Highway's: a minimax fit (Remez, coefficients rounded to
+// float), relative error of 1 + expm1(r) below 2^-27, small next to the final
+// rounding's 2^-24. Horner instead of Estrin: the loops are throughput-bound,
+// so the longer dependency chain costs nothing, and it needs no r^4.
+template <typename T>
+HWY_INLINE VT<T> Expm1PolyF32(VT<T> r) {
+  const DT<T> d;
+  VT<T> poly =
+      hn::MulAdd(hn::Set(d, 0x1.6c3512p-10f), r, hn::Set(d, 0x1.124714p-7f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55563ap-5f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55547ep-3f));
+  return hn::MulAdd(poly, r, hn::Set(d, 0x1.fffffep-2f));
+}
+
 // exp(hi + lo) * kExpScale for hi <= 0 and |lo| <= ulp(hi) / 2; 0 where hi
 // is below kExpFloor (where e^hi rounds to 0), -inf or NaN, whatever lo
-// holds there. Highway's Exp reduction and polynomials (hwy/contrib/math,
-// 1 ULP), with four changes for this domain: lo joins the reduced argument,
-// q comes from a shifter constant instead of float-int conversions,
-// 2^q (1 + expm1(r)) is one FMA, and the result is scaled as above.
+// holds there. Highway's Exp reduction (hwy/contrib/math) and, for double,
+// its polynomial (1 ULP), with four changes for this domain: lo joins the
+// reduced argument, q comes from a shifter constant instead of float-int
+// conversions, 2^q (1 + expm1(r)) is one FMA, and the result is scaled as
+// above.
 template <typename T>
 HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
   const DT<T> d;
@@ -117,14 +140,7 @@ HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
   const VT<T> r2 = hn::Mul(r, r);
   VT<T> poly;
   if constexpr (kF32) {
-    const VT<T> r4 = hn::Mul(r2, r2);
-    const VT<T> p01 = hn::MulAdd(hn::Set(d, 0.166666671633720397949219f), r,
-                                 hn::Set(d, 0.5f));
-    const VT<T> p23 = hn::MulAdd(hn::Set(d, 0.00833336077630519866943359f), r,
-                                 hn::Set(d, 0.0416664853692054748535156f));
-    const VT<T> p45 = hn::MulAdd(hn::Set(d, 0.000198527617612853646278381f), r,
-                                 hn::Set(d, 0.00139304355252534151077271f));
-    poly = hn::MulAdd(r4, p45, hn::MulAdd(r2, p23, p01));
+    poly = Expm1PolyF32<T>(r);
   } else {
     const VT<T> r4 = hn::Mul(r2, r2);
     const VT<T> r8 = hn::Mul(r4, r4);
@@ -158,6 +174,55 @@ HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
                             hn::MulAdd(expm1_r, scale, scale));
 }
 
+// Float slices whose max m has |m| <= kFastMax take e^(x - K ln 2) * 2^64
+// (K = round(m / ln 2), per lane) straight from x, which needs no exact
+// x - m: the reduction r = x - q ln 2 is Highway's, exact for |q| < 256
+// (q ln2_hi exact with 16 + 8 bits, then Sterbenz), and every x that
+// contributes (x >= m - 104) has |x| < 177, |q| < 256. The common factor
+// e^(m - K ln 2) in [2^-1/2, 2^1/2] cancels in e / S; log S needs it back.
+constexpr float kFastMax = 64.0f;
+
+// Per-group constants of the fast exponential.
+template <typename T>
+struct FastShift {
+  explicit FastShift(VT<T> m) {
+    const DT<T> d;
+    const DI<T> di;
+    const VT<T> shifter = hn::Set(d, static_cast<T>(0x1.8p23));
+    const VT<T> t =
+        hn::MulAdd(m, hn::Set(d, static_cast<T>(1.44269504088896341)), shifter);
+    k = hn::Sub(t, shifter);
+    // (127 + kExpScaleLog2 - K) << 23, the biased exponent of 2^(64 - K).
+    bias = hn::Sub(hn::Set(di, (127 + kExpScaleLog2<T>) << 23),
+                   hn::ShiftLeft<23>(hn::BitCast(di, t)));
+    floor = hn::Sub(m, hn::Set(d, static_cast<T>(104)));
+  }
+  VT<T> k;  // K as a float
+  VI<T> bias;
+  VT<T> floor;  // below it e^(x - m) / S rounds to 0 (e^-104 < 2^-150)
+};
+
+// e^(x - K ln 2) * kExpScale for floats x >= f.floor (q - K >= -151 keeps the
+// exponent field positive), 0 below (-inf, and garbage lanes, included).
+template <typename T>
+HWY_INLINE VT<T> FastExp(VT<T> x, const FastShift<T>& f) {
+  static_assert(sizeof(T) == 4, "float only");
+  const DT<T> d;
+  const DI<T> di;
+  const VT<T> shifter = hn::Set(d, static_cast<T>(0x1.8p23));
+  const VT<T> t =
+      hn::MulAdd(x, hn::Set(d, static_cast<T>(1.44269504088896341)), shifter);
+  const VT<T> q = hn::Sub(t, shifter);
+  VT<T> r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-0.693145751953125)), x);
+  r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-1.428606765330187045e-6)), r);
+  const VT<T> expm1_r = hn::MulAdd(Expm1PolyF32<T>(r), hn::Mul(r, r), r);
+  // 2^(q + 64 - K): (bits of t) << 23 is q << 23, the shifter's bits shift out.
+  const VT<T> scale =
+      hn::BitCast(d, hn::Add(hn::ShiftLeft<23>(hn::BitCast(di, t)), f.bias));
+  return hn::IfThenElseZero(hn::Ge(x, f.floor),
+                            hn::MulAdd(expm1_r, scale, scale));
+}
+
 template <typename T>
 class LaneSum;
 
@@ -169,6 +234,11 @@ class LaneSum<float> {
   // need is compiled without this target's instruction set.
   LaneSum() : lo_(hn::Zero(DW())), hi_(hn::Zero(DW())) {}
 
+  // Four nonnegative vectors: added in float first (two roundings, at most
+  // 2^-23 of their sum), which halves the conversions to float64.
+  HWY_INLINE void Add4(VT<float> v0, VT<float> v1, VT<float> v2, VT<float> v3) {
+    Add(hn::Add(hn::Add(v0, v1), hn::Add(v2, v3)));
+  }
   HWY_INLINE void Add(VT<float> v) {
 #if HWY_TARGET == HWY_SCALAR
     lo_ = hn::Add(lo_, hn::PromoteTo(DW(), v));
@@ -215,6 +285,14 @@ class LaneSum<double> {
         hn::Add(hn::Sub(hi_, hn::Sub(s, bb)), hn::Sub(v, bb));
     hi_ = s;
     lo_ = hn::Add(lo_, err);
+  }
+  // One at a time: compensation needs no blocks.
+  HWY_INLINE void Add4(VT<double> v0, VT<double> v1, VT<double> v2,
+                       VT<double> v3) {
+    Add(v0);
+    Add(v1);
+    Add(v2);
+    Add(v3);
   }
   double Total() const {
     const DT<double> d;
@@ -362,51 +440,138 @@ struct ExpSums {
   VI<T> max_step;        // the step holding the (last) max
 };
 
-// Pass 2: e = exp(x - m) for every element, stored to scratch (one full
-// vector per step) when kStore, and the sums. With kSplit the elements equal
-// to the max (e = 1) are counted apart from R; vectors holding one are rare
-// (one per slice along the axis), so they take a branch of their own.
-template <bool kSplit, GradSum kGrad, bool kStore, typename T>
-HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
-                        T* scratch, ExpSums<T>& sums) {
+// Pass 2 for vector k: e = exp(x - m), stored to scratch (one full vector
+// per step) when kStore; adds to the gradient sums and returns the terms of
+// the exponentials' sum. With kSplit the elements equal to the max (e = 1)
+// are counted apart from R; vectors holding one are rare (one per slice along
+// the axis), so they take a branch of their own. kFast: FastExp's scaling.
+template <bool kSplit, GradSum kGrad, bool kStore, bool kFast, typename T>
+HWY_INLINE VT<T> ExpStep(const SliceGroup& g, const T* x, const T* grad,
+                         VT<T> m, const FastShift<T>* fast, T* scratch,
+                         ExpSums<T>& sums, size_t k) {
   const DT<T> d;
   const DI<T> di;
   const size_t lanes = hn::Lanes(d);
-  const VT<T> neg_m = hn::Neg(m);
-  for (size_t k = 0; k < g.steps; ++k) {
-    const Shifted<T> sh =
-        Shift<T>(LoadStep(g, x, k, -std::numeric_limits<T>::infinity()), neg_m);
-    const VT<T> e = ExpOfSum<T>(sh.hi, sh.lo);
-    if constexpr (kStore) hn::Store(e, d, scratch + k * lanes);
-    VT<T> rest = e;
-    VT<T> gv = hn::Zero(d), grad_term = hn::Zero(d);
-    if constexpr (kGrad != GradSum::kNone) {
-      gv = LoadStep(g, grad, k, T{0});
-      // g e unscaled: e * kExpScale could overflow with large g.
-      grad_term =
-          kGrad == GradSum::kTimesExp
-              ? hn::Mul(
-                    gv,
-                    hn::Mul(e, hn::Set(d, static_cast<T>(1 / kExpScale<T>))))
-              : gv;
+  const VT<T> v = LoadStep(g, x, k, -std::numeric_limits<T>::infinity());
+  VT<T> e;
+  MT<T> is_max;
+  if constexpr (kFast) {
+    e = FastExp(v, *fast);
+    if constexpr (kSplit) is_max = hn::Eq(v, m);
+  } else {
+    const Shifted<T> sh = Shift<T>(v, hn::Neg(m));
+    e = ExpOfSum<T>(sh.hi, sh.lo);
+    // x == m exactly where d_hi == 0: distinct floats never round to 0.
+    if constexpr (kSplit) is_max = hn::Eq(sh.hi, hn::Zero(d));
+  }
+  if constexpr (kStore) hn::Store(e, d, scratch + k * lanes);
+  VT<T> rest = e;
+  VT<T> gv = hn::Zero(d), grad_term = hn::Zero(d);
+  if constexpr (kGrad != GradSum::kNone) {
+    gv = LoadStep(g, grad, k, T{0});
+    // g e unscaled: e * kExpScale could overflow with large g.
+    grad_term =
+        kGrad == GradSum::kTimesExp
+            ? hn::Mul(gv,
+                      hn::Mul(e, hn::Set(d, static_cast<T>(1 / kExpScale<T>))))
+            : gv;
+  }
+  if constexpr (kSplit) {
+    if (HWY_UNLIKELY(!hn::AllFalse(d, is_max))) {
+      const auto is_max_i = hn::RebindMask(di, is_max);
+      sums.count = hn::Sub(sums.count, hn::VecFromMask(di, is_max_i));
+      sums.max_step = hn::IfThenElse(
+          is_max_i, hn::Set(di, static_cast<TI<T>>(k)), sums.max_step);
+      rest = hn::IfThenZeroElse(is_max, e);
+      // For the max elements g e = g.
+      sums.grad_max.Add(hn::IfThenElseZero(is_max, gv));
+      grad_term = hn::IfThenZeroElse(is_max, grad_term);
     }
-    if constexpr (kSplit) {
-      // x == m exactly where d_hi == 0: distinct floats never round to 0.
-      const MT<T> is_max = hn::Eq(sh.hi, hn::Zero(d));
-      if (HWY_UNLIKELY(!hn::AllFalse(d, is_max))) {
-        const auto is_max_i = hn::RebindMask(di, is_max);
-        sums.count = hn::Sub(sums.count, hn::VecFromMask(di, is_max_i));
-        sums.max_step = hn::IfThenElse(
-            is_max_i, hn::Set(di, static_cast<TI<T>>(k)), sums.max_step);
-        rest = hn::IfThenZeroElse(is_max, e);
-        // For the max elements g e = g.
-        sums.grad_max.Add(hn::IfThenElseZero(is_max, gv));
-        grad_term = hn::IfThenZeroElse(is_max, grad_term);
+  }
+  if constexpr (kGrad != GradSum::kNone) sums.grad_rest.Add(grad_term);
+  return rest;
+}
+
+// Pass 2 over a group, the exponentials summed in blocks of four vectors by
+// step index (so the grouping depends only on the position in the slice).
+// kFast (float only): by FastExp, with `fast` made from m.
+template <bool kSplit, GradSum kGrad, bool kStore, bool kFast = false,
+          typename T>
+HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
+                        T* scratch, ExpSums<T>& sums,
+                        const FastShift<T>* fast = nullptr) {
+  size_t k = 0;
+  for (; k + 4 <= g.steps; k += 4) {
+    // The next slice's lines, while this one computes: a row of 1024 floats
+    // is one 4 KiB page, and hardware prefetchers stop at page boundaries,
+    // so pass 1 of every row would otherwise start with cache misses.
+    if (g.next_follows) {
+      const size_t lanes = hn::Lanes(DT<T>());
+      for (size_t j = 0; j < 4; ++j) {
+        hwy::Prefetch(x + g.offset + g.width + (k + j) * lanes);
+        if constexpr (kGrad != GradSum::kNone) {
+          hwy::Prefetch(grad + g.offset + g.width + (k + j) * lanes);
+        }
       }
     }
-    sums.exp.Add(rest);
-    if constexpr (kGrad != GradSum::kNone) sums.grad_rest.Add(grad_term);
+    // Spelled out: GCC keeps neither a lambda nor an array of four in
+    // registers.
+    const VT<T> e0 = ExpStep<kSplit, kGrad, kStore, kFast>(g, x, grad, m, fast,
+                                                           scratch, sums, k);
+    const VT<T> e1 = ExpStep<kSplit, kGrad, kStore, kFast>(
+        g, x, grad, m, fast, scratch, sums, k + 1);
+    const VT<T> e2 = ExpStep<kSplit, kGrad, kStore, kFast>(
+        g, x, grad, m, fast, scratch, sums, k + 2);
+    const VT<T> e3 = ExpStep<kSplit, kGrad, kStore, kFast>(
+        g, x, grad, m, fast, scratch, sums, k + 3);
+    sums.exp.Add4(e0, e1, e2, e3);
   }
+  for (; k < g.steps; ++k) {
+    sums.exp.Add(ExpStep<kSplit, kGrad, kStore, kFast>(g, x, grad, m, fast,
+                                                       scratch, sums, k));
+  }
+}
+
+// Whether the group's valid lanes all have |m| <= kFastMax (false for bad
+// slices, whose m is NaN).
+template <typename T>
+HWY_INLINE bool UseFastExp(const SliceGroup& g, VT<T> m) {
+  const DT<T> d;
+  const MT<T> ok = hn::Le(hn::Abs(m), hn::Set(d, static_cast<T>(kFastMax)));
+  return hn::AllTrue(
+      d, hn::Or(ok, hn::Not(hn::FirstN(
+                        d, g.along_axis ? hn::Lanes(d) : g.Slices()))));
+}
+
+// Pass 2 by FastExp where UseFastExp allows (float), else by the exact
+// x - m. factors (unless null) receives per slice the factor e^(m - K ln 2)
+// that FastExp's values and sums carry, 1 without it; the sums in double
+// take it out (K ln 2 - m is accurate to ~2^-45 there).
+template <bool kSplit, GradSum kGrad, bool kStore, typename T>
+HWY_INLINE void ExpPassAny(const SliceGroup& g, const T* x, const T* grad,
+                           VT<T> m, T* scratch, ExpSums<T>& sums,
+                           double* factors) {
+  if constexpr (sizeof(T) == 4) {
+    if (UseFastExp<T>(g, m)) {
+      const DT<T> d;
+      const FastShift<T> f(m);
+      ExpPass<kSplit, kGrad, kStore, /*kFast=*/true>(g, x, grad, m, scratch,
+                                                     sums, &f);
+      if (factors != nullptr) {
+        HWY_ALIGN T max[kMaxLanes<T>] = {};
+        HWY_ALIGN T shift_k[kMaxLanes<T>] = {};
+        hn::Store(m, d, max);
+        hn::Store(f.k, d, shift_k);
+        for (size_t i = 0; i < g.Slices(); ++i) {
+          factors[i] =
+              std::exp(max[i] - shift_k[i] * 0.693147180559945309417232);
+        }
+      }
+      return;
+    }
+  }
+  ExpPass<kSplit, kGrad, kStore>(g, x, grad, m, scratch, sums);
+  if (factors != nullptr) std::fill(factors, factors + g.Slices(), 1.0);
 }
 
 // Pass 2's sums for one slice, in double.
@@ -476,36 +641,41 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
   const size_t lanes = hn::Lanes(d);
   auto scratch = AllocateScratch<T>(s);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
-    const VT<T> m = SliceMax(g, x);
+    // Local copies of the pointers: Highway's stores may alias the captured
+    // ones, which would otherwise be reloaded after every store.
+    const T* const in = x;
+    T* const out = y;
+    T* const e = scratch.get();
+    const VT<T> m = SliceMax(g, in);
     ExpSums<T> sums;
     SliceTotals totals[kMaxLanes<T>];
     HWY_ALIGN T scalar[kMaxLanes<T>] = {};
     if constexpr (kLog) {
-      ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
-          g, x, x, m, static_cast<T*>(nullptr), sums);
+      double factors[kMaxLanes<T>];
+      ExpPassAny</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
+          g, in, in, m, static_cast<T*>(nullptr), sums, factors);
       Totals(g, m, sums, totals);
       for (size_t i = 0; i < g.Slices(); ++i) {
         const SliceTotals& t = totals[i];
+        const double rest = t.exp / factors[i];
         // log S, by log1p(R) where S = 1 + R is near 1.
         scalar[i] =
             static_cast<T>(t.bad ? kNaN
-                                 : (t.count == 1 ? std::log1p(t.exp)
-                                                 : std::log(t.count + t.exp)));
+                                 : (t.count == 1 ? std::log1p(rest)
+                                                 : std::log(t.count + rest)));
       }
-      // y = (d_hi - log S) + d_lo: both terms of the difference are <= 0,
-      // so nothing cancels.
+      // y = (x - m) - log S: both terms of the difference are <= 0, so
+      // |y| >= |x - m| and the rounding of x - m costs at most 1/2 ULP of y
+      // (x - m need not be exact here, unlike in the exponential).
       const VT<T> log_sum = SliceVector(g, scalar);
-      const VT<T> neg_m = hn::Neg(m);
       for (size_t k = 0; k < g.steps; ++k) {
-        const Shifted<T> sh = Shift<T>(
-            LoadStep(g, x, k, -std::numeric_limits<T>::infinity()), neg_m);
-        // d_lo is garbage where d_hi is -inf.
-        const VT<T> lo = hn::IfThenElseZero(hn::IsFinite(sh.hi), sh.lo);
-        StoreStep(hn::Add(hn::Sub(sh.hi, log_sum), lo), g, y, k);
+        const VT<T> v = LoadStep(g, in, k, T{0});
+        StoreStep(hn::Sub(hn::Sub(v, m), log_sum), g, out, k);
       }
     } else {
-      ExpPass</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(
-          g, x, x, m, scratch.get(), sums);
+      // FastExp's common factor e^(m - K ln 2) cancels in e / S.
+      ExpPassAny</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(
+          g, in, in, m, e, sums, /*factors=*/nullptr);
       Totals(g, m, sums, totals);
       for (size_t i = 0; i < g.Slices(); ++i) {
         scalar[i] = static_cast<T>(
@@ -513,8 +683,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
       }
       const VT<T> inv_sum = SliceVector(g, scalar);
       for (size_t k = 0; k < g.steps; ++k) {
-        StoreStep(hn::Mul(hn::Load(d, scratch.get() + k * lanes), inv_sum), g,
-                  y, k);
+        StoreStep(hn::Mul(hn::Load(d, e + k * lanes), inv_sum), g, out, k);
       }
     }
   });
@@ -527,43 +696,52 @@ void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
   const size_t lanes = hn::Lanes(d);
   auto scratch = AllocateScratch<T>(s);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
-    const VT<T> m = SliceMax(g, x);
+    // Local copies of the pointers, as in SoftmaxForward.
+    const T* const in = x;
+    const T* const g_in = grad;
+    T* const out = gx;
+    T* const e = scratch.get();
+    const VT<T> m = SliceMax(g, in);
     ExpSums<T> sums;
-    ExpPass</*kSplit=*/true, kGrad, /*kStore=*/true>(g, x, grad, m,
-                                                     scratch.get(), sums);
+    double factors[kMaxLanes<T>];
+    ExpPassAny</*kSplit=*/true, kGrad, /*kStore=*/true>(g, in, g_in, m, e, sums,
+                                                        factors);
     SliceTotals totals[kMaxLanes<T>];
     Totals(g, m, sums, totals);
     HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total[kMaxLanes<T>] = {};
     T dominant[kMaxLanes<T>] = {};
     for (size_t i = 0; i < g.Slices(); ++i) {
-      const SliceTotals& t = totals[i];
+      SliceTotals& t = totals[i];
+      // The stored e keep FastExp's factor; R and sum(g e) lose it.
+      t.exp /= factors[i];
+      if constexpr (kGrad == GradSum::kTimesExp) t.grad_rest /= factors[i];
       const double sum = t.count + t.exp;
       // softmax: D = sum(g y) = (g_max + g_rest) / S.
       // log_softmax: G = sum(g) = g_max + g_rest.
       const double all = t.grad_max + t.grad_rest;
-      inv_sum[i] = static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T>));
+      inv_sum[i] =
+          static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T> * factors[i]));
       total[i] = static_cast<T>(kLog ? all : all / sum);
       if (!t.bad && t.count == 1) {
         // The max element (e = 1, p = 1 / S, 1 - p = R / S), read before
         // gx may overwrite g: softmax p (g - D) = (g R - g_rest) / S^2,
         // log_softmax g (1 - p) - p g_rest = (g R - g_rest) / S.
-        const double diff = grad[t.max_at] * t.exp - t.grad_rest;
+        const double diff = g_in[t.max_at] * t.exp - t.grad_rest;
         dominant[i] = static_cast<T>(kLog ? diff / sum : diff / sum / sum);
       }
     }
     const VT<T> inv = SliceVector(g, inv_sum);
     const VT<T> tot = SliceVector(g, total);
     for (size_t k = 0; k < g.steps; ++k) {
-      const VT<T> p = hn::Mul(hn::Load(d, scratch.get() + k * lanes), inv);
-      const VT<T> gv = LoadStep(g, grad, k, T{0});
+      const VT<T> p = hn::Mul(hn::Load(d, e + k * lanes), inv);
+      const VT<T> gv = LoadStep(g, g_in, k, T{0});
       // softmax: p (g - D); log_softmax: g - p G.
-      const VT<T> out =
-          kLog ? hn::NegMulAdd(p, tot, gv) : hn::Mul(p, hn::Sub(gv, tot));
-      StoreStep(out, g, gx, k);
+      StoreStep(kLog ? hn::NegMulAdd(p, tot, gv) : hn::Mul(p, hn::Sub(gv, tot)),
+                g, out, k);
     }
     for (size_t i = 0; i < g.Slices(); ++i) {
       if (!totals[i].bad && totals[i].count == 1) {
-        gx[totals[i].max_at] = dominant[i];
+        out[totals[i].max_at] = dominant[i];
       }
     }
   });
