@@ -113,22 +113,32 @@ HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
   return y;
 }
 
-// out = fn(x vector, g vector) over the array, the tail through the same code
-// on zero-padded copies. fn has a single call site: inlined twice, large Ops
-// (swish's backward with its parameter partial) outgrow GCC's inlining limits
-// and run 1.4x slower. Each vector is loaded before its result is stored, so
-// `out` may alias x or g. g is all zeros unless kLoadG.
+// out = fn(x vector, g vector) over the array. Partial vectors (the tail,
+// and with `stream` a head up to the first vector-aligned element of out) go
+// through the same code on zero-padded copies; every lane's result depends on
+// its own x and g only, so where vectors start never changes the bits.
+// `stream` (outputs larger than the cache) stores whole vectors with
+// non-temporal stores, which need aligned addresses. fn has a single call
+// site: inlined twice, large Ops (swish's backward with its parameter
+// partial) outgrow GCC's inlining limits and run 1.4x slower. Each vector is
+// loaded before its result is stored, so `out` may alias x or g. g is all
+// zeros unless kLoadG.
 template <bool kLoadG, class D, typename T, class Fn>
-HWY_INLINE void ForEachVectorCached(D d, const T* x, const T* g, T* out,
-                                    size_t n, Fn fn) {
+HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
+                              bool stream, Fn fn) {
   constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
   HWY_ALIGN T xs[kMax];
   HWY_ALIGN T gs[kMax];
   const size_t lanes = hn::Lanes(d);
-  for (size_t i = 0; i < n; i += lanes) {
-    const size_t m = HWY_MIN(lanes, n - i);
-    const bool tail = m < lanes;
-    if (HWY_UNLIKELY(tail)) {
+  const size_t vector_bytes = lanes * sizeof(T);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(out) % vector_bytes;
+  stream = stream && misaligned % sizeof(T) == 0;
+  const size_t head =
+      stream ? (vector_bytes - misaligned) % vector_bytes / sizeof(T) : 0;
+  for (size_t i = 0; i < n;) {
+    const size_t m = HWY_MIN(i == 0 && head != 0 ? head : lanes, n - i);
+    const bool partial = m < lanes;
+    if (HWY_UNLIKELY(partial)) {
       // Zeroed by vector stores: GCC 12 turns `= {}` on these arrays into
       // MMX moves (no EMMS), which corrupts later x87 long double math.
       hn::Store(hn::Zero(d), d, xs);
@@ -138,54 +148,18 @@ HWY_INLINE void ForEachVectorCached(D d, const T* x, const T* g, T* out,
         std::memcpy(gs, g + i, m * sizeof(T));
       }
     }
-    const auto xv = hn::LoadU(d, tail ? xs : x + i);
-    const auto gv = kLoadG ? hn::LoadU(d, tail ? gs : g + i) : hn::Zero(d);
+    const auto xv = hn::LoadU(d, partial ? xs : x + i);
+    const auto gv = kLoadG ? hn::LoadU(d, partial ? gs : g + i) : hn::Zero(d);
     const auto y = fn(xv, gv);
-    if (HWY_UNLIKELY(tail)) {
+    if (HWY_UNLIKELY(partial)) {
       hn::Store(y, d, xs);
       std::memcpy(out + i, xs, m * sizeof(T));
+    } else if (stream) {
+      hn::Stream(y, d, out + i);
     } else {
       hn::StoreU(y, d, out + i);
     }
-  }
-}
-
-// Copies n elements from `from` (vector aligned) to `to` (any alignment) with
-// non-temporal stores where `to` allows aligned vectors.
-template <class D, typename T>
-HWY_INLINE void StreamCopy(D d, const T* from, T* to, size_t n) {
-  const size_t lanes = hn::Lanes(d);
-  const size_t vector_bytes = lanes * sizeof(T);
-  const size_t misaligned = reinterpret_cast<uintptr_t>(to) % vector_bytes;
-  if (misaligned % sizeof(T) != 0) {
-    std::memcpy(to, from, n * sizeof(T));
-    return;
-  }
-  const size_t head =
-      HWY_MIN(n, (vector_bytes - misaligned) % vector_bytes / sizeof(T));
-  std::memcpy(to, from, head * sizeof(T));
-  size_t i = head;
-  for (; i + lanes <= n; i += lanes) {
-    hn::Stream(hn::LoadU(d, from + i), d, to + i);
-  }
-  std::memcpy(to + i, from + i, (n - i) * sizeof(T));
-}
-
-// ForEachVectorCached a stage at a time; for outputs larger than the cache
-// (`stream`) each stage goes to a stack buffer and is streamed out from
-// there. The vectors stay where they were whatever the alignment of `out`,
-// so the bits are the same either way. One call site for fn (see above).
-template <bool kLoadG, class D, typename T, class Fn>
-HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
-                              bool stream, Fn fn) {
-  constexpr size_t kStage = 4096 / sizeof(T);  // L1 resident
-  static_assert(kStage % (HWY_MAX_BYTES / sizeof(T)) == 0);
-  alignas(HWY_MAX_BYTES) T stage[kStage];
-  for (size_t i = 0; i < n; i += kStage) {
-    const size_t m = HWY_MIN(kStage, n - i);
-    ForEachVectorCached<kLoadG>(d, x + i, kLoadG ? g + i : g,
-                                stream ? stage : out + i, m, fn);
-    if (stream) StreamCopy(d, stage, out + i, m);
+    i += m;
   }
   // Makes the streamed lines visible before the pool reports this block
   // done.
@@ -252,8 +226,10 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   using DW = hn::Vec<decltype(dw)>;
   const VecParams<decltype(dw)> pw(dw, params);
   DW sum = hn::Zero(dw);
+  // Without streaming: vectors start where blocks do, so the lanes of `sum`
+  // hold the same terms whatever the alignment of gx.
   ForEachVector</*kLoadG=*/true>(
-      d, x, g, gx, n, params.stream_output, [&](V xv, V gv) {
+      d, x, g, gx, n, /*stream=*/false, [&](V xv, V gv) {
         const V gxv =
             EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
         if constexpr (std::is_same_v<T, double>) {

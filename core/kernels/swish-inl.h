@@ -412,8 +412,10 @@ double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
   const VW beta =
       hn::Set(dw, static_cast<double>(static_cast<float>(params.beta)));
   VW sum = hn::Zero(dw);
+  // The sum's lanes must not depend on gx's alignment: no streaming with it
+  // (see BackwardParamGradLoop).
   ForEachVector<kKind == EvalKind::kBackward>(
-      d, x, g, out, n, params.stream_output, [&](V xv, V gv) {
+      d, x, g, out, n, params.stream_output && !kParamGrad, [&](V xv, V gv) {
         V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
           const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
               dh, kUnitBeta ? xw : hn::Mul(beta, xw));
