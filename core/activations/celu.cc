@@ -122,15 +122,15 @@ class CeluOp {
   CeluConstants<D> c_;
 };
 
-template <EvalKind kKind, bool kPositiveAlpha, typename T>
-void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
-                 const KernelParams& params) {
+template <EvalKind kKind, bool kPositiveAlpha, bool kStream, typename T>
+HWY_NOINLINE void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
+                              const KernelParams& params) {
   hn::ScalableTag<T> d;
   using V = hn::Vec<decltype(d)>;
   const VecParams<decltype(d)> p(d, params);
   const CeluOp<kPositiveAlpha, decltype(d)> op(d, params);
-  ForEachVector<kKind == EvalKind::kBackward>(
-      d, x, g, y, n, params.stream_output,
+  ForEachVector<kKind == EvalKind::kBackward, kStream>(
+      d, x, g, y, n,
       [&](V xv, V gv) { return EvalOp<kKind>(op, d, xv, gv, p); });
 }
 
@@ -138,34 +138,18 @@ void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
 template <EvalKind kKind, typename T>
 void CeluLoop(const T* x, const T* g, T* y, size_t n, const KernelParams& p) {
   if (p.alpha > 0) {
-    CeluLoopFor<kKind, true>(x, g, y, n, p);
+    if (p.stream_output) {
+      CeluLoopFor<kKind, true, true>(x, g, y, n, p);
+    } else {
+      CeluLoopFor<kKind, true, false>(x, g, y, n, p);
+    }
+  } else if (p.stream_output) {
+    CeluLoopFor<kKind, false, true>(x, g, y, n, p);
   } else {
-    CeluLoopFor<kKind, false>(x, g, y, n, p);
+    CeluLoopFor<kKind, false, false>(x, g, y, n, p);
   }
 }
-void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) {
-  CeluLoop<EvalKind::kForward>(x, static_cast<const float*>(nullptr), y, n, p);
-}
-void ForwardF64(const double* x, double* y, size_t n, const KernelParams& p) {
-  CeluLoop<EvalKind::kForward>(x, static_cast<const double*>(nullptr), y, n, p);
-}
-void DerivativeF32(const float* x, float* y, size_t n, const KernelParams& p) {
-  CeluLoop<EvalKind::kDerivative>(x, static_cast<const float*>(nullptr), y, n,
-                                  p);
-}
-void DerivativeF64(const double* x, double* y, size_t n,
-                   const KernelParams& p) {
-  CeluLoop<EvalKind::kDerivative>(x, static_cast<const double*>(nullptr), y, n,
-                                  p);
-}
-void BackwardF32(const float* x, const float* g, float* y, size_t n,
-                 const KernelParams& p) {
-  CeluLoop<EvalKind::kBackward>(x, g, y, n, p);
-}
-void BackwardF64(const double* x, const double* g, double* y, size_t n,
-                 const KernelParams& p) {
-  CeluLoop<EvalKind::kBackward>(x, g, y, n, p);
-}
+ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(CeluLoop)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE

@@ -42,6 +42,7 @@
 #include <cstdint>
 
 #include "core/kernels/elementwise-inl.h"
+#include "core/kernels/float64_halves-inl.h"
 #include "core/kernels/product_error-inl.h"
 #include "core/kernels/sum_error-inl.h"
 #include "core/kernels/swish-inl.h"
@@ -171,27 +172,6 @@ HWY_INLINE hn::Vec512<double> Exp2Sixteenths(DW dw, hn::Vec512<double> b) {
 }
 #endif
 
-// fn(dw, a, b) on the float64 lanes of float32 vectors a and b, rounded back
-// to float32 once.
-template <class D, class Fn, class V = hn::Vec<D>>
-HWY_INLINE V OnWideLanes(D d, V a, V b, Fn fn) {
-#if HWY_TARGET == HWY_SCALAR
-  const hn::Rebind<double, D> dw;
-  // Highway 1.0.3's SCALAR DemoteTo clamps overflow (g y') to FLT_MAX
-  // instead of rounding to inf.
-  return hn::Set(d, static_cast<float>(hn::GetLane(
-                        fn(dw, hn::PromoteTo(dw, a), hn::PromoteTo(dw, b)))));
-#else
-  const hn::Half<D> dh;
-  const hn::Rebind<double, decltype(dh)> dw;
-  const auto lo = fn(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, a)),
-                     hn::PromoteTo(dw, hn::LowerHalf(dh, b)));
-  const auto hi = fn(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, a)),
-                     hn::PromoteTo(dw, hn::UpperHalf(dh, b)));
-  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
-#endif
-}
-
 // Float64 constants of the float32 path: c1, c3 = 0.044715 c1 and log2(e).
 constexpr double kC1Wide = 1.5957691216057308;
 constexpr double kC3Wide = 0.07135481627260025;
@@ -235,7 +215,7 @@ struct GeluTanhOp {
       // 1 + E < 8.4e37 for x >= -10; rounding it to float32 costs half an
       // ULP and doubles the lanes of the division.
       const V den =
-          OnWideLanes(d, ClampWide(d, x), x, [](auto dw, auto xw, auto) {
+          OnFloat64Halves(d, ClampWide(d, x), x, [](auto dw, auto xw, auto) {
             return hn::Add(hn::Set(dw, 1.0),
                            ExpMinusZWide(dw, xw, hn::Mul(xw, xw)));
           });
@@ -249,7 +229,7 @@ struct GeluTanhOp {
   template <class D, class V = hn::Vec<D>>
   V Derivative(D d, V x, const VecParams<D>& p) const {
     if constexpr (sizeof(hn::TFromD<D>) == 4) {
-      return OnWideLanes(d, ClampWide(d, x), x, [](auto dw, auto xw, auto) {
+      return OnFloat64Halves(d, ClampWide(d, x), x, [](auto dw, auto xw, auto) {
         return GradientWide(dw, xw, hn::Set(dw, 1.0));
       });
     } else {
@@ -261,9 +241,9 @@ struct GeluTanhOp {
   template <class D, class V = hn::Vec<D>>
   V Backward(D d, V x, V g, const VecParams<D>& p) const {
     if constexpr (sizeof(hn::TFromD<D>) == 4) {
-      return OnWideLanes(d, ClampWide(d, x), g, [](auto dw, auto xw, auto gw) {
-        return GradientWide(dw, xw, gw);
-      });
+      return OnFloat64Halves(
+          d, ClampWide(d, x), g,
+          [](auto dw, auto xw, auto gw) { return GradientWide(dw, xw, gw); });
     } else {
       return TimesSplitQuotient(d, g, SplitDerivative(d, x, p));
     }

@@ -48,6 +48,7 @@
 #include <cstdint>
 
 #include "core/kernels/elementwise-inl.h"
+#include "core/kernels/float64_halves-inl.h"
 #include "core/kernels/product_error-inl.h"
 #include "core/kernels/sum_error-inl.h"
 #include "core/kernels/swish-inl.h"
@@ -204,24 +205,10 @@ HWY_INLINE VW WideDerivative(DW dw, VW x) {
 template <bool kTimesG, class D, class V = hn::Vec<D>>
 HWY_INLINE V MishDerivativeF32(D d, V x, V g) {
   const V xc = hn::Min(hn::Max(x, hn::Set(d, -260.0f)), hn::Set(d, 30.0f));
-  V y;
-#if HWY_TARGET == HWY_SCALAR
-  const hn::Rebind<double, D> dw;
-  auto yw = WideDerivative(dw, hn::PromoteTo(dw, xc));
-  if constexpr (kTimesG) yw = hn::Mul(hn::PromoteTo(dw, g), yw);
-  // Highway 1.0.3's scalar DemoteTo clamps overflow to FLT_MAX.
-  y = hn::Set(d, static_cast<float>(hn::GetLane(yw)));
-#else
-  const hn::Half<D> dh;
-  const hn::Rebind<double, decltype(dh)> dw;
-  auto lo = WideDerivative(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, xc)));
-  auto hi = WideDerivative(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, xc)));
-  if constexpr (kTimesG) {
-    lo = hn::Mul(hn::PromoteTo(dw, hn::LowerHalf(dh, g)), lo);
-    hi = hn::Mul(hn::PromoteTo(dw, hn::UpperHalf(dh, g)), hi);
-  }
-  y = hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
-#endif
+  V y = OnFloat64Halves(d, xc, g, [](auto dw, auto xw, auto gw) {
+    const auto yw = WideDerivative(dw, xw);
+    return kTimesG ? hn::Mul(gw, yw) : yw;
+  });
   if constexpr (kTimesG) {
     // y'(-inf) is 0, not y'(-260): an infinite g gives NaN there, as g * 0.
     y = hn::IfThenElse(

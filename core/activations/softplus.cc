@@ -134,31 +134,7 @@ void SoftplusLoop(const T* x, const T* g, T* y, size_t n,
     ElementwiseLoop<kKind, SoftplusOp<BetaKind::kHuge>>(x, g, y, n, p);
   }
 }
-void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) {
-  SoftplusLoop<EvalKind::kForward>(x, static_cast<const float*>(nullptr), y, n,
-                                   p);
-}
-void ForwardF64(const double* x, double* y, size_t n, const KernelParams& p) {
-  SoftplusLoop<EvalKind::kForward>(x, static_cast<const double*>(nullptr), y, n,
-                                   p);
-}
-void DerivativeF32(const float* x, float* y, size_t n, const KernelParams& p) {
-  SoftplusLoop<EvalKind::kDerivative>(x, static_cast<const float*>(nullptr), y,
-                                      n, p);
-}
-void DerivativeF64(const double* x, double* y, size_t n,
-                   const KernelParams& p) {
-  SoftplusLoop<EvalKind::kDerivative>(x, static_cast<const double*>(nullptr), y,
-                                      n, p);
-}
-void BackwardF32(const float* x, const float* g, float* y, size_t n,
-                 const KernelParams& p) {
-  SoftplusLoop<EvalKind::kBackward>(x, g, y, n, p);
-}
-void BackwardF64(const double* x, const double* g, double* y, size_t n,
-                 const KernelParams& p) {
-  SoftplusLoop<EvalKind::kBackward>(x, g, y, n, p);
-}
+ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(SoftplusLoop)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE

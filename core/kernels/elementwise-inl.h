@@ -114,25 +114,27 @@ HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
 }
 
 // out = fn(x vector, g vector) over the array. Partial vectors (the tail,
-// and with `stream` a head up to the first vector-aligned element of out) go
+// and with kStream a head up to the first vector-aligned element of out) go
 // through the same code on zero-padded copies; every lane's result depends on
 // its own x and g only, so where vectors start never changes the bits.
-// `stream` (outputs larger than the cache) stores whole vectors with
+// kStream (outputs larger than the cache) stores whole vectors with
 // non-temporal stores, which need aligned addresses. fn has a single call
 // site: inlined twice, large Ops (swish's backward with its parameter
 // partial) outgrow GCC's inlining limits and run 1.4x slower. Each vector is
 // loaded before its result is stored, so `out` may alias x or g. g is all
 // zeros unless kLoadG.
-template <bool kLoadG, class D, typename T, class Fn>
+template <bool kLoadG, bool kStream, class D, typename T, class Fn>
 HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
-                              bool stream, Fn fn) {
+                              Fn fn) {
   constexpr size_t kMax = HWY_MAX_BYTES / sizeof(T);
   HWY_ALIGN T xs[kMax];
   HWY_ALIGN T gs[kMax];
   const size_t lanes = hn::Lanes(d);
   const size_t vector_bytes = lanes * sizeof(T);
   const size_t misaligned = reinterpret_cast<uintptr_t>(out) % vector_bytes;
-  stream = stream && misaligned % sizeof(T) == 0;
+  // A template parameter: the mere option to stream slows some cached loops
+  // (sigmoid's backward by a third).
+  const bool stream = kStream && misaligned % sizeof(T) == 0;
   const size_t head =
       stream ? (vector_bytes - misaligned) % vector_bytes / sizeof(T) : 0;
   for (size_t i = 0; i < n;) {
@@ -166,18 +168,29 @@ HWY_INLINE void ForEachVector(D d, const T* x, const T* g, T* out, size_t n,
   if (stream) hwy::FlushStream();
 }
 
+// out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]), stored with non-temporal
+// stores if kStream. `out` may alias x or g.
+template <EvalKind kKind, class Op, bool kStream, typename T>
+HWY_NOINLINE void ElementwiseLoopStoring(const T* x, const T* g, T* out,
+                                         size_t n, const KernelParams& params) {
+  const Op op;
+  hn::ScalableTag<T> d;
+  const VecParams<decltype(d)> p(d, params);
+  ForEachVector<kKind == EvalKind::kBackward, kStream>(
+      d, x, g, out, n, [&](hn::Vec<decltype(d)> xv, hn::Vec<decltype(d)> gv) {
+        return EvalChecked<kKind>(op, d, xv, gv, p, params);
+      });
+}
+
 // out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]). `out` may alias x or g.
 template <EvalKind kKind, class Op, typename T>
 void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
                      const KernelParams& params) {
-  const Op op;
-  hn::ScalableTag<T> d;
-  const VecParams<decltype(d)> p(d, params);
-  ForEachVector<kKind == EvalKind::kBackward>(
-      d, x, g, out, n, params.stream_output,
-      [&](hn::Vec<decltype(d)> xv, hn::Vec<decltype(d)> gv) {
-        return EvalChecked<kKind>(op, d, xv, gv, p, params);
-      });
+  if (params.stream_output) {
+    ElementwiseLoopStoring<kKind, Op, true>(x, g, out, n, params);
+  } else {
+    ElementwiseLoopStoring<kKind, Op, false>(x, g, out, n, params);
+  }
 }
 
 template <class Op, class = void>
@@ -228,8 +241,8 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   DW sum = hn::Zero(dw);
   // Without streaming: vectors start where blocks do, so the lanes of `sum`
   // hold the same terms whatever the alignment of gx.
-  ForEachVector</*kLoadG=*/true>(
-      d, x, g, gx, n, /*stream=*/false, [&](V xv, V gv) {
+  ForEachVector</*kLoadG=*/true, /*kStream=*/false>(
+      d, x, g, gx, n, [&](V xv, V gv) {
         const V gxv =
             EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
         if constexpr (std::is_same_v<T, double>) {
@@ -261,46 +274,44 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   return hn::GetLane(hn::SumOfLanes(dw, sum));
 }
 
-// Defines ForwardF32 ... BackwardF64 in the current target namespace.
-#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(Op)                                \
-  template <typename T>                                                        \
-  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {            \
-    ElementwiseLoop<EvalKind::kForward, Op>(x, static_cast<const T*>(nullptr), \
-                                            y, n, p);                          \
-  }                                                                            \
-  template <typename T>                                                        \
-  void Derivative(const T* x, T* y, size_t n, const KernelParams& p) {         \
-    ElementwiseLoop<EvalKind::kDerivative, Op>(                                \
-        x, static_cast<const T*>(nullptr), y, n, p);                           \
-  }                                                                            \
-  template <typename T>                                                        \
-  void Backward(const T* x, const T* g, T* y, size_t n,                        \
-                const KernelParams& p) {                                       \
-    ElementwiseLoop<EvalKind::kBackward, Op>(x, g, y, n, p);                   \
-  }                                                                            \
+// Defines ForwardF32 ... BackwardF64 in the current target namespace from a
+// function template Loop<EvalKind kKind>(const T* x, const T* g, T* out,
+// size_t n, const KernelParams&) (g null unless backward): for activations
+// that choose their loop per call (by parameter value, say).
+#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(Loop)                    \
   void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
-    Forward(x, y, n, p);                                                       \
+    Loop<EvalKind::kForward>(x, static_cast<const float*>(nullptr), y, n, p);  \
   }                                                                            \
   void ForwardF64(const double* x, double* y, size_t n,                        \
                   const KernelParams& p) {                                     \
-    Forward(x, y, n, p);                                                       \
+    Loop<EvalKind::kForward>(x, static_cast<const double*>(nullptr), y, n, p); \
   }                                                                            \
   void DerivativeF32(const float* x, float* y, size_t n,                       \
                      const KernelParams& p) {                                  \
-    Derivative(x, y, n, p);                                                    \
+    Loop<EvalKind::kDerivative>(x, static_cast<const float*>(nullptr), y, n,   \
+                                p);                                            \
   }                                                                            \
   void DerivativeF64(const double* x, double* y, size_t n,                     \
                      const KernelParams& p) {                                  \
-    Derivative(x, y, n, p);                                                    \
+    Loop<EvalKind::kDerivative>(x, static_cast<const double*>(nullptr), y, n,  \
+                                p);                                            \
   }                                                                            \
   void BackwardF32(const float* x, const float* g, float* y, size_t n,         \
                    const KernelParams& p) {                                    \
-    Backward(x, g, y, n, p);                                                   \
+    Loop<EvalKind::kBackward>(x, g, y, n, p);                                  \
   }                                                                            \
   void BackwardF64(const double* x, const double* g, double* y, size_t n,      \
                    const KernelParams& p) {                                    \
-    Backward(x, g, y, n, p);                                                   \
+    Loop<EvalKind::kBackward>(x, g, y, n, p);                                  \
   }
+
+// Defines ForwardF32 ... BackwardF64 in the current target namespace.
+#define ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(Op)                                \
+  template <EvalKind kKind, typename T>                                        \
+  void OpLoop(const T* x, const T* g, T* y, size_t n, const KernelParams& p) { \
+    ElementwiseLoop<kKind, Op>(x, g, y, n, p);                                 \
+  }                                                                            \
+  ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(OpLoop)
 
 // Defines BackwardParamGradF32 / BackwardParamGradF64 for an Op with
 // ParamPartial.

@@ -36,6 +36,7 @@
 
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/exp_scaled-inl.h"
+#include "core/kernels/float64_halves-inl.h"
 #include "core/kernels/product_error-inl.h"
 #include "core/kernels/sum_error-inl.h"
 #include "hwy/contrib/math/math-inl.h"
@@ -311,27 +312,6 @@ struct SwishSlopesFloat32Grade {
   VW derivative, sigmoid_slope;
 };
 
-// fn(dw, a_half, b_half) on float64 halves of float32 vectors a and b; its
-// float64 results are rounded once to float32 and put back together.
-template <class D, class Fn, class V = hn::Vec<D>>
-HWY_INLINE V OnFloat64Halves(D d, V a, V b, Fn fn) {
-#if HWY_TARGET == HWY_SCALAR
-  const hn::Rebind<double, D> dw;
-  const double y =
-      hn::GetLane(fn(dw, hn::PromoteTo(dw, a), hn::PromoteTo(dw, b)));
-  // Highway 1.0.3's SCALAR DemoteTo clamps overflow to FLT_MAX.
-  return hn::Set(d, static_cast<float>(y));
-#else
-  const hn::Half<D> dh;
-  const hn::Rebind<double, decltype(dh)> dw;
-  const auto lo = fn(dw, hn::PromoteTo(dw, hn::LowerHalf(dh, a)),
-                     hn::PromoteTo(dw, hn::LowerHalf(dh, b)));
-  const auto hi = fn(dw, hn::PromoteTo(dw, hn::UpperHalf(dh, a)),
-                     hn::PromoteTo(dw, hn::UpperHalf(dh, b)));
-  return hn::Combine(d, hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
-#endif
-}
-
 // The float64 kernels and the forward. kUnitBeta: silu, beta = 1 whatever
 // the parameters say.
 template <bool kUnitBeta>
@@ -399,10 +379,13 @@ struct SwishOp {
 // rules, over an array, and for kParamGrad the sum of g df/dbeta = g x^2
 // sigma'(beta x) from the same float64 slopes (0 otherwise; NaN where x or g
 // is). kUnitBeta: z = x (silu, or swish at beta 1), whose root lies inside
-// the root window, so without the root form.
-template <EvalKind kKind, bool kParamGrad, bool kUnitBeta>
-double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
-                        const KernelParams& params) {
+// the root window, so without the root form. kStream: non-temporal stores
+// (never with kParamGrad: the sum's lanes must not depend on out's
+// alignment, see BackwardParamGradLoop).
+template <EvalKind kKind, bool kParamGrad, bool kUnitBeta, bool kStream>
+HWY_NOINLINE double SwishLoopFloat32(const float* x, const float* g, float* out,
+                                     size_t n, const KernelParams& params) {
+  static_assert(!(kParamGrad && kStream));
   static_assert(kKind != EvalKind::kForward, "the forward is SwishOp's");
   hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
@@ -412,10 +395,8 @@ double SwishLoopFloat32(const float* x, const float* g, float* out, size_t n,
   const VW beta =
       hn::Set(dw, static_cast<double>(static_cast<float>(params.beta)));
   VW sum = hn::Zero(dw);
-  // The sum's lanes must not depend on gx's alignment: no streaming with it
-  // (see BackwardParamGradLoop).
-  ForEachVector<kKind == EvalKind::kBackward>(
-      d, x, g, out, n, params.stream_output && !kParamGrad, [&](V xv, V gv) {
+  ForEachVector<kKind == EvalKind::kBackward, kStream>(
+      d, x, g, out, n, [&](V xv, V gv) {
         V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
           const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
               dh, kUnitBeta ? xw : hn::Mul(beta, xw));
@@ -442,45 +423,39 @@ template <bool kUnitBeta, EvalKind kKind, bool kParamGrad = false>
 double SwishFloat32(const float* x, const float* g, float* out, size_t n,
                     const KernelParams& params) {
   // The float32 kernels use float(beta) (as the forward does).
-  if (kUnitBeta || static_cast<float>(params.beta) == 1.0f) {
-    return SwishLoopFloat32<kKind, kParamGrad, true>(x, g, out, n, params);
+  const bool unit = kUnitBeta || static_cast<float>(params.beta) == 1.0f;
+  if (!kParamGrad && params.stream_output) {
+    return unit ? SwishLoopFloat32<kKind, false, true, true>(x, g, out, n,
+                                                             params)
+                : SwishLoopFloat32<kKind, false, false, true>(x, g, out, n,
+                                                              params);
   }
-  return SwishLoopFloat32<kKind, kParamGrad, false>(x, g, out, n, params);
+  return unit ? SwishLoopFloat32<kKind, kParamGrad, true, false>(x, g, out, n,
+                                                                 params)
+              : SwishLoopFloat32<kKind, kParamGrad, false, false>(x, g, out, n,
+                                                                  params);
 }
 
-// ACTSERVE_DEFINE_ELEMENTWISE_KERNELS for SwishOp<kUnitBeta>, the float32
-// derivative and backward through SwishFloat32.
-#define ACTSERVE_DEFINE_SWISH_KERNELS(kUnitBeta)                               \
-  template <typename T>                                                        \
-  void Forward(const T* x, T* y, size_t n, const KernelParams& p) {            \
-    ElementwiseLoop<EvalKind::kForward, SwishOp<kUnitBeta>>(                   \
-        x, static_cast<const T*>(nullptr), y, n, p);                           \
-  }                                                                            \
-  void ForwardF32(const float* x, float* y, size_t n, const KernelParams& p) { \
-    Forward(x, y, n, p);                                                       \
-  }                                                                            \
-  void ForwardF64(const double* x, double* y, size_t n,                        \
-                  const KernelParams& p) {                                     \
-    Forward(x, y, n, p);                                                       \
-  }                                                                            \
-  void DerivativeF32(const float* x, float* y, size_t n,                       \
-                     const KernelParams& p) {                                  \
-    SwishFloat32<kUnitBeta, EvalKind::kDerivative>(                            \
-        x, static_cast<const float*>(nullptr), y, n, p);                       \
-  }                                                                            \
-  void DerivativeF64(const double* x, double* y, size_t n,                     \
-                     const KernelParams& p) {                                  \
-    ElementwiseLoop<EvalKind::kDerivative, SwishOp<kUnitBeta>>(                \
-        x, static_cast<const double*>(nullptr), y, n, p);                      \
-  }                                                                            \
-  void BackwardF32(const float* x, const float* g, float* y, size_t n,         \
-                   const KernelParams& p) {                                    \
-    SwishFloat32<kUnitBeta, EvalKind::kBackward>(x, g, y, n, p);               \
-  }                                                                            \
-  void BackwardF64(const double* x, const double* g, double* y, size_t n,      \
-                   const KernelParams& p) {                                    \
-    ElementwiseLoop<EvalKind::kBackward, SwishOp<kUnitBeta>>(x, g, y, n, p);   \
+// SwishOp<kUnitBeta>'s loops, the float32 derivative and backward through
+// SwishFloat32.
+template <bool kUnitBeta, EvalKind kKind, typename T>
+void SwishLoop(const T* x, const T* g, T* out, size_t n,
+               const KernelParams& p) {
+  if constexpr (std::is_same_v<T, float> && kKind != EvalKind::kForward) {
+    SwishFloat32<kUnitBeta, kKind>(x, g, out, n, p);
+  } else {
+    ElementwiseLoop<kKind, SwishOp<kUnitBeta>>(x, g, out, n, p);
   }
+}
+
+// ACTSERVE_DEFINE_ELEMENTWISE_KERNELS for SwishOp<kUnitBeta>.
+#define ACTSERVE_DEFINE_SWISH_KERNELS(kUnitBeta)                 \
+  template <EvalKind kKind, typename T>                          \
+  void SwishKernelLoop(const T* x, const T* g, T* out, size_t n, \
+                       const KernelParams& p) {                  \
+    SwishLoop<kUnitBeta, kKind>(x, g, out, n, p);                \
+  }                                                              \
+  ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(SwishKernelLoop)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve
