@@ -468,9 +468,10 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
   const int64_t blocks = (end - 1) / kBlockElements - first_block + 1;
   const bool per_channel = !channel_alpha_.empty();
   KernelParams params = kernel_params_;
-  // Half types reach the kernels in stack pieces, always in cache.
+  // Half types reach the kernels in stack pieces, always in cache; per-channel
+  // prelu in runs of one channel, as short as one element.
   params.stream_output =
-      !std::is_same_v<T, uint16_t> &&
+      !std::is_same_v<T, uint16_t> && !per_channel &&
       count * static_cast<int64_t>(sizeof(T)) >= kStreamOutputBytes;
 
   if (grads != nullptr) {

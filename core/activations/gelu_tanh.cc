@@ -53,32 +53,27 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-// A constant as hi + lo (mpmath, 40 digits).
+// A float64 constant as hi + lo (mpmath, 40 digits).
 template <class D, class V = hn::Vec<D>>
 struct SplitConstant {
-  SplitConstant(D d, double hi32, double lo32, double hi64, double lo64) {
-    using T = hn::TFromD<D>;
-    hi = hn::Set(d, static_cast<T>(sizeof(T) == 4 ? hi32 : hi64));
-    lo = hn::Set(d, static_cast<T>(sizeof(T) == 4 ? lo32 : lo64));
-  }
+  static_assert(sizeof(hn::TFromD<D>) == 8, "the float64 path's");
+  SplitConstant(D d, double hi_value, double lo_value)
+      : hi(hn::Set(d, hi_value)), lo(hn::Set(d, lo_value)) {}
   V hi, lo;
 };
 
 // c1 = 2 sqrt(2 / pi), c3 = 0.044715 c1.
 template <class D>
 SplitConstant<D> C1(D d) {
-  return {d, 1.5957691669464111, -4.534068042105271576e-8, 1.5957691216057308,
-          -9.9693088091109203146e-17};
+  return {d, 1.5957691216057308, -9.9693088091109203146e-17};
 }
 template <class D>
 SplitConstant<D> C3(D d) {
-  return {d, 0.07135481387376785, 2.3988323959931356273e-9, 0.07135481627260025,
-          -6.1751499181553154534e-19};
+  return {d, 0.07135481627260025, -6.1751499181553154534e-19};
 }
 template <class D>
 SplitConstant<D> ThreeC3(D d) {
-  return {d, 0.21406444907188416, -2.5408340894442124316e-10,
-          0.21406444881780073, 1.2025242832367862119e-17};
+  return {d, 0.21406444881780073, 1.2025242832367862119e-17};
 }
 
 // a + b s for s = s_hi + s_lo >= 0 and a, b > 0, as hi + lo.

@@ -46,6 +46,7 @@
 // clang-format on
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/float64_halves-inl.h"

@@ -29,6 +29,7 @@
 // The headers below are re-included once per target by foreach_target.h.
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/exp_scaled-inl.h"
+#include "core/kernels/expm1_poly_f32-inl.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
@@ -53,8 +54,8 @@ HWY_INLINE V TanhSmallPoly(D d, V s) {
 
 // E = expm1(-2a) and 2 + E for float lanes, 0 <= a <= 40, each rounded
 // once: e^-2a = 2^q (1 + p) with r = -2a - q ln 2 (Cody-Waite,
-// |r| <= ln 2 / 2) and p = expm1(r) from a degree-6 minimax fit (relative
-// error 2^-27 on |r| <= 0.3467, Remez, coefficients rounded to float). Then
+// |r| <= ln 2 / 2) and p = expm1(r) from Expm1PolyF32 (degree 6, relative
+// error 2^-27). Then
 // E = fma(2^q, p, 2^q - 1) and 2 + E = fma(2^q, p, 2^q + 1), where 2^q - 1
 // and 2^q + 1 are exact (q >= -23; below, 2 + E = 1 to float precision).
 // Where q = 0 (a < 0.17) E = p. a <= 40 keeps 2^q normal (q >= -116).
@@ -71,12 +72,7 @@ struct Expm1MinusTwice {
     // q ln2_hi is exact (ln2_hi has 16 bits, |q| <= 116).
     V r = hn::MulAdd(q, hn::Set(d, -0.693145751953125f), arg);
     r = hn::MulAdd(q, hn::Set(d, -1.428606765330187045e-6f), r);
-    V poly =
-        hn::MulAdd(hn::Set(d, 0x1.6c3512p-10f), r, hn::Set(d, 0x1.124714p-7f));
-    poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55563ap-5f));
-    poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55547ep-3f));
-    poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.fffffep-2f));
-    const V p = hn::MulAdd(poly, hn::Mul(r, r), r);
+    const V p = hn::MulAdd(Expm1PolyF32(d, r), hn::Mul(r, r), r);
     // 2^q: (bits of t) << 23 is q << 23, the shifter's own bits shift out.
     const V scale = hn::BitCast(
         d,

@@ -10,14 +10,13 @@
 //     float32 lanes whose float32 formula would miss the accuracy bound
 //     (tails, subnormal results); only those lanes are recomputed in float64.
 // and, for a learnable scalar parameter theta,
-//   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;  //
-//   df/dtheta
-//   static constexpr bool kParamPartialInLaneType = true;  // optional
-//     float32 arrays: ParamPartial in float32 lanes (see
-//     BackwardParamGradLoop).
+//   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;
+//     df/dtheta.
 //
-// Every element, including the tail of an array, goes through the same
-// vector code, so its bits never depend on where a block boundary falls.
+// Every element, including the partial vectors at either end of an array,
+// goes through the same vector code, and each lane's result depends on its
+// own inputs only, so its bits never depend on where a block boundary falls
+// or where vectors start.
 
 #if defined(ACTSERVE_CORE_KERNELS_ELEMENTWISE_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
@@ -30,7 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 #include "core/activation_params.h"
@@ -193,12 +191,6 @@ void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
   }
 }
 
-template <class Op, class = void>
-struct ParamPartialInLaneType : std::false_type {};
-template <class Op>
-struct ParamPartialInLaneType<Op, std::enable_if_t<Op::kParamPartialInLaneType>>
-    : std::true_type {};
-
 // fn(a, b) on float64 vectors of the lower, then the upper lanes of float32
 // vectors a and b, converted in registers.
 template <class DW, class D, class V, class Fn>
@@ -221,13 +213,9 @@ HWY_INLINE void ForEachWideHalf(DW dw, D d, V a, V b, Fn fn) {
 // through memory. `gx` may alias x or g.
 //
 // The sum is always accumulated in float64: these sums run over up to 2^31
-// terms. Float32 terms are computed in float64 lanes, unless the Op opts into
-// float32 lanes for them (twice the lanes, no conversions of x): then only
-// g * term and the sum are in float64, and vectors with a term that is not a
-// normal float32 (overflow, NaN, subnormal) are recomputed in float64. A term
-// that underflows to zero is dropped, an absolute error below
-// FLT_TRUE_MIN |g|. Padding lanes of the tail have g = 0 and x = 0, where
-// every partial is finite, so they add nothing.
+// terms. Float32 terms are computed in float64 lanes. Padding lanes of the
+// tail have g = 0 and x = 0, where every partial is finite, so they add
+// nothing.
 template <class Op, typename T>
 double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
                              const KernelParams& params) {
@@ -249,22 +237,6 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
           sum = hn::MulAdd(gv, op.ParamPartial(d, xv, p), sum);
           return gxv;
         } else {
-          if constexpr (ParamPartialInLaneType<Op>::value) {
-            const V term = op.ParamPartial(d, xv, p);
-            const V magnitude = hn::Abs(term);
-            const auto normal_or_zero = hn::Or(
-                hn::Eq(magnitude, hn::Zero(d)),
-                hn::And(hn::Ge(magnitude,
-                               hn::Set(d, std::numeric_limits<T>::min())),
-                        hn::Le(magnitude,
-                               hn::Set(d, std::numeric_limits<T>::max()))));
-            if (HWY_LIKELY(hn::AllTrue(d, normal_or_zero))) {
-              ForEachWideHalf(dw, d, gv, term, [&](DW gw, DW tw) {
-                sum = hn::MulAdd(gw, tw, sum);
-              });
-              return gxv;
-            }
-          }
           ForEachWideHalf(dw, d, gv, xv, [&](DW gw, DW xw) {
             sum = hn::MulAdd(gw, op.ParamPartial(dw, xw, pw), sum);
           });

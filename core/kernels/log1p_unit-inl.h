@@ -64,9 +64,10 @@ HWY_INLINE V Log1pUnit(D d, V u) {
 }
 
 // log(1 + u) / c for 0 <= u <= 1 and 2^-126 <= c <= 2^64: 2s / c =
-// 2u / (2c + cu) with the denominator rounded once (a fused multiply-add),
-// as 2 + u is above, so dividing by c costs neither a second division nor a
-// second rounding. 2s itself (for s^2 only) is (2s / c) c.
+// 2u / (2c + cu) with the denominator rounded once (a fused multiply-add;
+// twice on targets without FMA) as 2 + u is above, so dividing by c costs
+// neither a second division nor a second rounding. 2s itself (for s^2 only) is
+// (2s / c) c.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V Log1pUnitOver(D d, V u, V c) {
   const V q = hn::Div(hn::Add(u, u), hn::MulAdd(c, u, hn::Add(c, c)));

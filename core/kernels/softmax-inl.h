@@ -7,7 +7,9 @@
 // at the end; with inner > 1 the lanes hold neighbouring slices (contiguous
 // vectors over inner, one loop over k) and nothing is reduced across lanes.
 // Lanes are assigned by position in the slice only, never by address, so a
-// slice gives the same bits wherever it lies.
+// slice gives the same bits wherever it lies; with inner > 1 the float fast
+// exponential (UseFastExp) is chosen per group of neighbouring slices, whose
+// bits then depend on the group, never on threads or block-aligned splits.
 //
 // Three passes per slice: the max; the exponentials (stored to a scratch row
 // that stays in L1; not for the log_softmax forward) with their sums; the
@@ -54,6 +56,7 @@
 #include <limits>
 
 #include "core/activation_def.h"
+#include "core/kernels/expm1_poly_f32-inl.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
@@ -86,21 +89,6 @@ template <typename T>
 constexpr int kExpScaleLog2 = sizeof(T) == 4 ? 64 : 512;
 template <typename T>
 const double kExpScale = std::ldexp(1.0, kExpScaleLog2<T>);
-
-// (expm1(r) - r) / r^2 for float lanes, |r| <= 0.3467: expm1(r) to degree 6,
-// one less than Highway's: a minimax fit (Remez, coefficients rounded to
-// float), relative error of 1 + expm1(r) below 2^-27, small next to the final
-// rounding's 2^-24. Horner instead of Estrin: the loops are throughput-bound,
-// so the longer dependency chain costs nothing, and it needs no r^4.
-template <typename T>
-HWY_INLINE VT<T> Expm1PolyF32(VT<T> r) {
-  const DT<T> d;
-  VT<T> poly =
-      hn::MulAdd(hn::Set(d, 0x1.6c3512p-10f), r, hn::Set(d, 0x1.124714p-7f));
-  poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55563ap-5f));
-  poly = hn::MulAdd(poly, r, hn::Set(d, 0x1.55547ep-3f));
-  return hn::MulAdd(poly, r, hn::Set(d, 0x1.fffffep-2f));
-}
 
 // exp(hi + lo) * kExpScale for hi <= 0 and |lo| <= ulp(hi) / 2; 0 where hi
 // is below kExpFloor (where e^hi rounds to 0), -inf or NaN, whatever lo
@@ -140,7 +128,7 @@ HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
   const VT<T> r2 = hn::Mul(r, r);
   VT<T> poly;
   if constexpr (kF32) {
-    poly = Expm1PolyF32<T>(r);
+    poly = Expm1PolyF32(DT<T>(), r);
   } else {
     const VT<T> r4 = hn::Mul(r2, r2);
     const VT<T> r8 = hn::Mul(r4, r4);
@@ -215,7 +203,7 @@ HWY_INLINE VT<T> FastExp(VT<T> x, const FastShift<T>& f) {
   const VT<T> q = hn::Sub(t, shifter);
   VT<T> r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-0.693145751953125)), x);
   r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-1.428606765330187045e-6)), r);
-  const VT<T> expm1_r = hn::MulAdd(Expm1PolyF32<T>(r), hn::Mul(r, r), r);
+  const VT<T> expm1_r = hn::MulAdd(Expm1PolyF32(DT<T>(), r), hn::Mul(r, r), r);
   // 2^(q + 64 - K): (bits of t) << 23 is q << 23, the shifter's bits shift out.
   const VT<T> scale =
       hn::BitCast(d, hn::Add(hn::ShiftLeft<23>(hn::BitCast(di, t)), f.bias));

@@ -34,6 +34,8 @@
 #define ACTSERVE_CORE_KERNELS_SWISH_INL_H_
 #endif
 
+#include <limits>
+
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/exp_scaled-inl.h"
 #include "core/kernels/float64_halves-inl.h"
@@ -64,13 +66,7 @@ HWY_INLINE SplitQuotient<V> DivideSplit(D d, V num, V num_low, V den, V den_low,
   const V q_den = hn::Mul(q, den);
   V residual = hn::Sub(hn::Sub(num, q_den), ProductError(d, q, den, q_den));
   residual = hn::Add(residual, hn::NegMulAdd(q, den_low, num_low));
-  V correction;
-  if constexpr (sizeof(hn::TFromD<D>) == 4) {
-    // 12+ bits of 1 / den are plenty for a correction of a few ULP.
-    correction = hn::Mul(residual, hn::ApproximateReciprocal(den));
-  } else {
-    correction = hn::Div(residual, den);
-  }
+  const V correction = hn::Div(residual, den);
   return {hn::Mul(q, scale), hn::Mul(correction, scale)};
 }
 
@@ -398,16 +394,21 @@ HWY_NOINLINE double SwishLoopFloat32(const float* x, const float* g, float* out,
   ForEachVector<kKind == EvalKind::kBackward, kStream>(
       d, x, g, out, n, [&](V xv, V gv) {
         V y = OnFloat64Halves(d, xv, gv, [&](auto dh, VW xw, VW gw) {
-          const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(
-              dh, kUnitBeta ? xw : hn::Mul(beta, xw));
+          const VW z = kUnitBeta ? xw : hn::Mul(beta, xw);
+          const SwishSlopesFloat32Grade<decltype(dh), !kUnitBeta> s(dh, z);
           if constexpr (kParamGrad) {
             // x = +-inf: the limit 0, not inf e^-708.
             const VW term = hn::IfThenZeroElse(
                 hn::IsInf(xw), hn::Mul(hn::Mul(xw, xw), s.sigmoid_slope));
             sum = hn::MulAdd(gw, term, sum);
           }
-          return kKind == EvalKind::kBackward ? hn::Mul(gw, s.derivative)
-                                              : s.derivative;
+          // f'(z = -inf) is 0, not the clamp's tiny slope: an infinite g
+          // gives NaN there, as g * 0 does.
+          const VW derivative = hn::IfThenZeroElse(
+              hn::Eq(z, hn::Set(dh, -std::numeric_limits<double>::infinity())),
+              s.derivative);
+          return kKind == EvalKind::kBackward ? hn::Mul(gw, derivative)
+                                              : derivative;
         });
         if constexpr (kKind == EvalKind::kBackward) {
           y = hn::IfThenElse(hn::IsNaN(gv), gv, y);

@@ -286,9 +286,9 @@ TEST_P(EveryActivationTest, BitwiseIdenticalAcrossThreadsAndRanges) {
   }
 }
 
-// Runs large enough to stream their output (non-temporal stores through a
-// stack stage) give the bits of cached runs, into an output that is not
-// vector aligned.
+// Runs large enough to stream their output (non-temporal stores after a
+// padded head that reaches vector alignment) give the bits of cached runs,
+// into an output that is not vector aligned.
 TEST_P(EveryActivationTest, StreamedOutputMatchesCachedRuns) {
   const ActivationDef& def = *GetParam();
   if (def.kind != ActivationKind::kElementwise) GTEST_SKIP();
