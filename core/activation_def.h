@@ -68,6 +68,9 @@ struct SliceShape {
   size_t axis_len;
   size_t inner;
   size_t pieces;  // maxout group size; 1 otherwise
+  // The output is too large to stay in cache (see KernelParams): softmax's
+  // forward writes rows along the axis with non-temporal stores.
+  bool stream_output = false;
 };
 
 // Output layouts (elements):

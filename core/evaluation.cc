@@ -581,12 +581,16 @@ void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
   const int64_t end = first + count;
   const int64_t first_block = first / rows_per_block;
   const int64_t blocks = (end - 1) / rows_per_block - first_block + 1;
+  // As in RunElementwise; half types reach the kernels in heap buffers.
+  const bool stream = !std::is_same_v<T, uint16_t> &&
+                      count * output_unit_ * static_cast<int64_t>(sizeof(T)) >=
+                          kStreamOutputBytes;
   ForEachTask(pool, blocks, count * input_unit_, [&](int64_t b) {
     const int64_t lo = std::max(first, (first_block + b) * rows_per_block);
     const int64_t hi = std::min(end, (first_block + b + 1) * rows_per_block);
     const SliceShape s{
         static_cast<size_t>(hi - lo), static_cast<size_t>(axis_len_),
-        static_cast<size_t>(inner_), static_cast<size_t>(pieces_)};
+        static_cast<size_t>(inner_), static_cast<size_t>(pieces_), stream};
     const T* xb = x + (lo - first) * input_unit_;
     const T* gb = g != nullptr ? g + (lo - first) * grad_unit_ : nullptr;
     T* ob = out + (lo - first) * output_unit_;

@@ -372,6 +372,37 @@ HWY_INLINE void StoreStep(VT<T> v, const SliceGroup& g, T* p, size_t step) {
   std::copy(buf, buf + n, p);
 }
 
+// A whole row along the axis (g.along_axis, width >= lanes) with
+// non-temporal stores: value(p) gives the vector of positions p .. p + lanes
+// - 1 (unaligned loads), so whole vectors start where `out` is aligned, and
+// the partial ones at either end come from overlapping vectors. Every lane is
+// computed from its own position only, so the bits are StoreStep's.
+template <typename T, class Value>
+HWY_INLINE void StreamRow(const SliceGroup& g, T* out, Value value) {
+  const DT<T> d;
+  const size_t lanes = hn::Lanes(d);
+  T* row = out + g.offset;
+  const size_t n = g.width;
+  const size_t vector_bytes = lanes * sizeof(T);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(row) % vector_bytes;
+  HWY_ALIGN T buf[kMaxLanes<T>];
+  size_t p = 0;
+  if (misaligned % sizeof(T) != 0) {
+    for (; p + lanes <= n; p += lanes) hn::StoreU(value(p), d, row + p);
+  } else {
+    p = (vector_bytes - misaligned) % vector_bytes / sizeof(T);
+    if (p != 0) {
+      hn::Store(value(0), d, buf);
+      std::copy(buf, buf + p, row);
+    }
+    for (; p + lanes <= n; p += lanes) hn::Stream(value(p), d, row + p);
+  }
+  if (p < n) {
+    hn::Store(value(n - lanes), d, buf);
+    std::copy(buf + lanes - (n - p), buf + lanes, row + p);
+  }
+}
+
 // Per-slice values as a vector: broadcast when along_axis, else lane i from
 // values[i].
 template <typename T>
@@ -634,6 +665,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
     const T* const in = x;
     T* const out = y;
     T* const e = scratch.get();
+    const bool stream = s.stream_output && g.along_axis && g.width >= lanes;
     const VT<T> m = SliceMax(g, in);
     ExpSums<T> sums;
     SliceTotals totals[kMaxLanes<T>];
@@ -656,9 +688,15 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
       // |y| >= |x - m| and the rounding of x - m costs at most 1/2 ULP of y
       // (x - m need not be exact here, unlike in the exponential).
       const VT<T> log_sum = SliceVector(g, scalar);
-      for (size_t k = 0; k < g.steps; ++k) {
-        const VT<T> v = LoadStep(g, in, k, T{0});
-        StoreStep(hn::Sub(hn::Sub(v, m), log_sum), g, out, k);
+      if (stream) {
+        StreamRow(g, out, [&](size_t p) {
+          return hn::Sub(hn::Sub(hn::LoadU(d, in + g.offset + p), m), log_sum);
+        });
+      } else {
+        for (size_t k = 0; k < g.steps; ++k) {
+          const VT<T> v = LoadStep(g, in, k, T{0});
+          StoreStep(hn::Sub(hn::Sub(v, m), log_sum), g, out, k);
+        }
       }
     } else {
       // FastExp's common factor e^(m - K ln 2) cancels in e / S.
@@ -670,11 +708,20 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
             totals[i].bad ? kNaN : 1 / (totals[i].exp * kExpScale<T>));
       }
       const VT<T> inv_sum = SliceVector(g, scalar);
-      for (size_t k = 0; k < g.steps; ++k) {
-        StoreStep(hn::Mul(hn::Load(d, e + k * lanes), inv_sum), g, out, k);
+      if (stream) {
+        StreamRow(g, out, [&](size_t p) {
+          return hn::Mul(hn::LoadU(d, e + p), inv_sum);
+        });
+      } else {
+        for (size_t k = 0; k < g.steps; ++k) {
+          StoreStep(hn::Mul(hn::Load(d, e + k * lanes), inv_sum), g, out, k);
+        }
       }
     }
   });
+  // Makes the streamed lines visible before the pool reports this block
+  // done.
+  if (s.stream_output) hwy::FlushStream();
 }
 
 template <bool kLog, typename T>

@@ -291,7 +291,7 @@ TEST_P(EveryActivationTest, BitwiseIdenticalAcrossThreadsAndRanges) {
 // into an output that is not vector aligned.
 TEST_P(EveryActivationTest, StreamedOutputMatchesCachedRuns) {
   const ActivationDef& def = *GetParam();
-  if (def.kind != ActivationKind::kElementwise) GTEST_SKIP();
+  const bool elementwise = def.kind == ActivationKind::kElementwise;
   ThreadPool pool(1);
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
     for (Mode mode : {Mode::kForward, Mode::kBackward}) {
@@ -299,16 +299,22 @@ TEST_P(EveryActivationTest, StreamedOutputMatchesCachedRuns) {
                    std::string(ModeName(mode)));
       const int64_t item = ItemSize(dtype);
       EvaluationRequest r = RequestFor(def, mode, dtype);
-      r.shape = {Evaluation::kStreamOutputBytes / item + 3};
+      // Rows of 1000 along the axis: not a whole number of vectors.
+      const int64_t row = 1000;
+      const int64_t elements = Evaluation::kStreamOutputBytes / item + 3;
+      r.shape = elementwise ? std::vector<int64_t>{elements}
+                            : std::vector<int64_t>{elements / row + 1, row};
       r.params.channel_alpha.clear();
       absl::StatusOr<Evaluation> e = Evaluation::Create(r);
       ASSERT_TRUE(e.ok()) << e.status();
       const int64_t n = e->units();
-      const auto x = RandomBytes(dtype, n, 5);
-      const auto g = mode == Mode::kBackward ? RandomBytes(dtype, n, 6)
-                                             : std::vector<uint8_t>{};
+      const auto x = RandomBytes(dtype, e->input_elements(), 5);
+      const auto g = mode == Mode::kBackward
+                         ? RandomBytes(dtype, e->grad_elements(), 6)
+                         : std::vector<uint8_t>{};
+      const int64_t out_bytes = e->output_elements() * item;
       // One element past a vector-aligned start.
-      std::vector<uint8_t> buffer((n + 1) * item + 64);
+      std::vector<uint8_t> buffer(out_bytes + item + 64);
       uint8_t* streamed =
           buffer.data() +
           (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) + item;
@@ -316,16 +322,17 @@ TEST_P(EveryActivationTest, StreamedOutputMatchesCachedRuns) {
       ASSERT_TRUE(e->RunAll(x.data(), g.empty() ? nullptr : g.data(), streamed,
                             &whole, pool)
                       .ok());
-      std::vector<uint8_t> cached(n * item);
+      std::vector<uint8_t> cached(out_bytes);
       std::vector<ParameterGradient> split = e->NewParameterGradients();
       const int64_t step = 4 * e->block_units();
-      ASSERT_LT(step * item, Evaluation::kStreamOutputBytes);
+      ASSERT_LT(step * e->output_unit() * item, Evaluation::kStreamOutputBytes);
       for (int64_t u = 0; u < n; u += step) {
         const int64_t count = std::min(step, n - u);
-        ASSERT_TRUE(e->Run(u, count, x.data() + u * item,
-                           g.empty() ? nullptr : g.data() + u * item,
-                           cached.data() + u * item, &split, pool)
-                        .ok());
+        ASSERT_TRUE(
+            e->Run(u, count, x.data() + u * e->input_unit() * item,
+                   g.empty() ? nullptr : g.data() + u * e->grad_unit() * item,
+                   cached.data() + u * e->output_unit() * item, &split, pool)
+                .ok());
       }
       EXPECT_EQ(std::memcmp(streamed, cached.data(), cached.size()), 0);
       for (size_t i = 0; i < whole.size(); ++i) {
