@@ -643,14 +643,27 @@ void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
   }
 }
 
-// Scratch for the exponentials of one group: one vector per step.
+// Scratch for the exponentials of one group: one vector per step, on the
+// stack up to 4 KiB (slices of up to 1024 floats or 512 doubles along the
+// last axis: classifier widths allocate nothing per call), else on the heap.
 template <typename T>
-hwy::AlignedFreeUniquePtr<T[]> AllocateScratch(const SliceShape& s) {
-  const size_t lanes = hn::Lanes(DT<T>());
-  const size_t steps =
-      s.inner == 1 ? (s.axis_len + lanes - 1) / lanes : s.axis_len;
-  return hwy::AllocateAligned<T>(std::max<size_t>(steps * lanes, 1));
-}
+class Scratch {
+ public:
+  explicit Scratch(const SliceShape& s) {
+    const size_t lanes = hn::Lanes(DT<T>());
+    const size_t steps =
+        s.inner == 1 ? (s.axis_len + lanes - 1) / lanes : s.axis_len;
+    if (steps * lanes > kStackElements) {
+      heap_ = hwy::AllocateAligned<T>(steps * lanes);
+    }
+  }
+  T* get() { return heap_ ? heap_.get() : stack_; }
+
+ private:
+  static constexpr size_t kStackElements = 4096 / sizeof(T);
+  HWY_ALIGN T stack_[kStackElements];
+  hwy::AlignedFreeUniquePtr<T[]> heap_;
+};
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -658,7 +671,7 @@ template <bool kLog, typename T>
 void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
-  auto scratch = AllocateScratch<T>(s);
+  Scratch<T> scratch(s);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     // Local copies of the pointers: Highway's stores may alias the captured
     // ones, which would otherwise be reloaded after every store.
@@ -729,7 +742,7 @@ void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
   constexpr GradSum kGrad = kLog ? GradSum::kPlain : GradSum::kTimesExp;
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
-  auto scratch = AllocateScratch<T>(s);
+  Scratch<T> scratch(s);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     // Local copies of the pointers, as in SoftmaxForward.
     const T* const in = x;
@@ -789,7 +802,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
   const size_t len = s.axis_len;
-  auto scratch = AllocateScratch<T>(s);
+  Scratch<T> scratch(s);
   auto p_row = hwy::AllocateAligned<double>(len);
   auto q_row = hwy::AllocateAligned<double>(len);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
@@ -813,7 +826,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
       }
       const double sum = t.count + t.exp;
       for (size_t j = 0; j < len; ++j) {
-        const T e = scratch[g.along_axis ? j : j * lanes + l];
+        const T e = scratch.get()[g.along_axis ? j : j * lanes + l];
         p_row[j] = e / (sum * kExpScale<T>);
         q_row[j] = 1 - p_row[j];
       }
