@@ -37,6 +37,16 @@ void ForEachTask(ThreadPool& pool, int64_t tasks, int64_t elements,
   pool.ParallelFor(tasks, fn);
 }
 
+// Whether a run writing `elements` outputs of storage type T streams them
+// (Evaluation::kStreamOutputBytes). Half types reach the kernels in float32
+// buffers of their own, always in cache.
+template <typename T>
+bool StreamsOutput(int64_t elements) {
+  return !std::is_same_v<T, uint16_t> &&
+         elements * static_cast<int64_t>(sizeof(T)) >=
+             Evaluation::kStreamOutputBytes;
+}
+
 // Half-precision inputs are widened to float32 in stack pieces of this size.
 constexpr int64_t kWidenPiece = 2048;
 
@@ -468,11 +478,9 @@ void Evaluation::RunElementwise(int64_t first, int64_t count, const void* xv,
   const int64_t blocks = (end - 1) / kBlockElements - first_block + 1;
   const bool per_channel = !channel_alpha_.empty();
   KernelParams params = kernel_params_;
-  // Half types reach the kernels in stack pieces, always in cache; per-channel
-  // prelu in runs of one channel, as short as one element.
-  params.stream_output =
-      !std::is_same_v<T, uint16_t> && !per_channel &&
-      count * static_cast<int64_t>(sizeof(T)) >= kStreamOutputBytes;
+  // Per-channel prelu reaches the kernels in runs of one channel, as short as
+  // one element.
+  params.stream_output = !per_channel && StreamsOutput<T>(count);
 
   if (grads != nullptr) {
     // Backward with a learnable parameter: gx and the parameter gradient in
@@ -581,10 +589,7 @@ void Evaluation::RunAxis(int64_t first, int64_t count, const void* xv,
   const int64_t end = first + count;
   const int64_t first_block = first / rows_per_block;
   const int64_t blocks = (end - 1) / rows_per_block - first_block + 1;
-  // As in RunElementwise; half types reach the kernels in heap buffers.
-  const bool stream = !std::is_same_v<T, uint16_t> &&
-                      count * output_unit_ * static_cast<int64_t>(sizeof(T)) >=
-                          kStreamOutputBytes;
+  const bool stream = StreamsOutput<T>(count * output_unit_);
   ForEachTask(pool, blocks, count * input_unit_, [&](int64_t b) {
     const int64_t lo = std::max(first, (first_block + b) * rows_per_block);
     const int64_t hi = std::min(end, (first_block + b + 1) * rows_per_block);

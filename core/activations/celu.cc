@@ -137,17 +137,14 @@ HWY_NOINLINE void CeluLoopFor(const T* x, const T* g, T* y, size_t n,
 // The usual alpha > 0 skips ExpTerms' overflow handling.
 template <EvalKind kKind, typename T>
 void CeluLoop(const T* x, const T* g, T* y, size_t n, const KernelParams& p) {
-  if (p.alpha > 0) {
-    if (p.stream_output) {
-      CeluLoopFor<kKind, true, true>(x, g, y, n, p);
+  WithStreaming(p.stream_output, [&](auto stream) {
+    constexpr bool kStream = decltype(stream)::value;
+    if (p.alpha > 0) {
+      CeluLoopFor<kKind, true, kStream>(x, g, y, n, p);
     } else {
-      CeluLoopFor<kKind, true, false>(x, g, y, n, p);
+      CeluLoopFor<kKind, false, kStream>(x, g, y, n, p);
     }
-  } else if (p.stream_output) {
-    CeluLoopFor<kKind, false, true>(x, g, y, n, p);
-  } else {
-    CeluLoopFor<kKind, false, false>(x, g, y, n, p);
-  }
+  });
 }
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS_FROM_LOOP(CeluLoop)
 

@@ -28,20 +28,7 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace {
 
-template <typename T>
-void Forward(const T* x, T* y, const SliceShape& s) {
-  softmax_internal::SoftmaxForward</*kLog=*/false>(x, y, s);
-}
-template <typename T>
-void Derivative(const T* x, T* d, const SliceShape& s) {
-  softmax_internal::SoftmaxJacobian</*kLog=*/false>(x, d, s);
-}
-template <typename T>
-void Backward(const T* x, const T* g, T* gx, const SliceShape& s) {
-  softmax_internal::SoftmaxBackward</*kLog=*/false>(x, g, gx, s);
-}
-
-ACTSERVE_DEFINE_AXIS_KERNELS
+ACTSERVE_DEFINE_SOFTMAX_KERNELS(/*kLog=*/false)
 
 }  // namespace
 }  // namespace HWY_NAMESPACE

@@ -180,15 +180,23 @@ HWY_NOINLINE void ElementwiseLoopStoring(const T* x, const T* g, T* out,
       });
 }
 
+// loop(std::bool_constant<stream>()): streaming is a template parameter of
+// the loops (see ForEachVector), chosen here once per call. Each loop it
+// picks should be a function of its own (HWY_NOINLINE), so that no function
+// holds fn inlined twice.
+template <class Loop>
+HWY_INLINE auto WithStreaming(bool stream, Loop loop) {
+  return stream ? loop(std::true_type()) : loop(std::false_type());
+}
+
 // out[i] = f(x[i]), f'(x[i]) or g[i] * f'(x[i]). `out` may alias x or g.
 template <EvalKind kKind, class Op, typename T>
 void ElementwiseLoop(const T* x, const T* g, T* out, size_t n,
                      const KernelParams& params) {
-  if (params.stream_output) {
-    ElementwiseLoopStoring<kKind, Op, true>(x, g, out, n, params);
-  } else {
-    ElementwiseLoopStoring<kKind, Op, false>(x, g, out, n, params);
-  }
+  WithStreaming(params.stream_output, [&](auto stream) {
+    ElementwiseLoopStoring<kKind, Op, decltype(stream)::value>(x, g, out, n,
+                                                               params);
+  });
 }
 
 // fn(a, b) on float64 vectors of the lower, then the upper lanes of float32

@@ -850,6 +850,24 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
 }
 
 }  // namespace softmax_internal
+
+// Defines softmax's (kLog false) or log_softmax's ForwardF32 ... BackwardF64
+// in the current target namespace (include core/kernels/axis_kernels.h).
+#define ACTSERVE_DEFINE_SOFTMAX_KERNELS(kLog)                         \
+  template <typename T>                                               \
+  void Forward(const T* x, T* y, const SliceShape& s) {               \
+    softmax_internal::SoftmaxForward<kLog>(x, y, s);                  \
+  }                                                                   \
+  template <typename T>                                               \
+  void Derivative(const T* x, T* d, const SliceShape& s) {            \
+    softmax_internal::SoftmaxJacobian<kLog>(x, d, s);                 \
+  }                                                                   \
+  template <typename T>                                               \
+  void Backward(const T* x, const T* g, T* gx, const SliceShape& s) { \
+    softmax_internal::SoftmaxBackward<kLog>(x, g, gx, s);             \
+  }                                                                   \
+  ACTSERVE_DEFINE_AXIS_KERNELS
+
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve
 HWY_AFTER_NAMESPACE();

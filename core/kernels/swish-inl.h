@@ -425,16 +425,13 @@ double SwishFloat32(const float* x, const float* g, float* out, size_t n,
                     const KernelParams& params) {
   // The float32 kernels use float(beta) (as the forward does).
   const bool unit = kUnitBeta || static_cast<float>(params.beta) == 1.0f;
-  if (!kParamGrad && params.stream_output) {
-    return unit ? SwishLoopFloat32<kKind, false, true, true>(x, g, out, n,
-                                                             params)
-                : SwishLoopFloat32<kKind, false, false, true>(x, g, out, n,
-                                                              params);
-  }
-  return unit ? SwishLoopFloat32<kKind, kParamGrad, true, false>(x, g, out, n,
-                                                                 params)
-              : SwishLoopFloat32<kKind, kParamGrad, false, false>(x, g, out, n,
-                                                                  params);
+  return WithStreaming(params.stream_output && !kParamGrad, [&](auto stream) {
+    constexpr bool kStream = decltype(stream)::value && !kParamGrad;
+    return unit ? SwishLoopFloat32<kKind, kParamGrad, true, kStream>(x, g, out,
+                                                                     n, params)
+                : SwishLoopFloat32<kKind, kParamGrad, false, kStream>(
+                      x, g, out, n, params);
+  });
 }
 
 // SwishOp<kUnitBeta>'s loops, the float32 derivative and backward through
