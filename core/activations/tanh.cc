@@ -69,9 +69,7 @@ struct Expm1MinusTwice {
     const V shifter = hn::Set(d, 0x1.8p23f);
     const V t = hn::MulAdd(arg, hn::Set(d, 1.44269504088896341f), shifter);
     const V q = hn::Sub(t, shifter);
-    // q ln2_hi is exact (ln2_hi has 16 bits, |q| <= 116).
-    V r = hn::MulAdd(q, hn::Set(d, -0.693145751953125f), arg);
-    r = hn::MulAdd(q, hn::Set(d, -1.428606765330187045e-6f), r);
+    const V r = MinusQLn2(d, q, arg);
     const V p = hn::MulAdd(Expm1PolyF32(d, r), hn::Mul(r, r), r);
     // 2^q: (bits of t) << 23 is q << 23, the shifter's own bits shift out.
     const V scale = hn::BitCast(

@@ -58,21 +58,10 @@ template <class D, class V = hn::Vec<D>>
 struct ExpReduced {
   ExpReduced(D d, V x) {
     using T = hn::TFromD<D>;
-    constexpr bool kF32 = sizeof(T) == 4;
     x = hn::Max(x, hn::Set(d, kExpNonPositiveLo<T>));  // scalef gives 0 there
     q = hn::Round(
         hn::Mul(x, hn::Set(d, static_cast<T>(1.442695040888963407359924681))));
-    // ln2 split as in Highway's ExpReduce: q ln2hi is exact.
-    r = hn::MulAdd(
-        q,
-        hn::Set(d, static_cast<T>(kF32 ? -0.693145751953125
-                                       : -0.6931471805596629565116018)),
-        x);
-    r = hn::MulAdd(
-        q,
-        hn::Set(d, static_cast<T>(kF32 ? -1.428606765330187045e-6
-                                       : -0.28235290563031577122588448175e-12)),
-        r);
+    r = MinusQLn2(d, q, x);
   }
   V q, r;
 };

@@ -26,6 +26,25 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// x - q ln 2 with ln 2 in two parts, as in Highway's ExpReduce
+// (Cody-Waite): q ln2_hi is exact for every integer q an exp argument
+// reaches.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V MinusQLn2(D d, V q, V x) {
+  using T = hn::TFromD<D>;
+  constexpr bool kF32 = sizeof(T) == 4;
+  const V r = hn::MulAdd(
+      q,
+      hn::Set(d, static_cast<T>(kF32 ? -0.693145751953125
+                                     : -0.6931471805596629565116018)),
+      x);
+  return hn::MulAdd(
+      q,
+      hn::Set(d, static_cast<T>(kF32 ? -1.428606765330187045e-6
+                                     : -0.28235290563031577122588448175e-12)),
+      r);
+}
+
 // exp(x) * 2^k for |k| <= 64 (2^64 keeps exp(x) normal where a product with
 // it is, e.g. x exp(x) near x = -100 in float). Returns 0 where the result
 // underflows and inf where it overflows; NaN lanes give an unspecified value.

@@ -69,19 +69,7 @@ class ExpTerms {
     V p;
     if constexpr (kHasScalef<V>) {
       qf_ = hn::Round(hn::Mul(z, inv_ln2));
-      // ln2 split as in Highway's ExpReduce: q ln2hi is exact.
-      V r = hn::MulAdd(
-          qf_,
-          hn::Set(d, static_cast<T>(kF32 ? -0.693145751953125
-                                         : -0.6931471805596629565116018)),
-          z);
-      r = hn::MulAdd(
-          qf_,
-          hn::Set(d,
-                  static_cast<T>(kF32 ? -1.428606765330187045e-6
-                                      : -0.28235290563031577122588448175e-12)),
-          r);
-      p = impl.ExpPoly(d, r);
+      p = impl.ExpPoly(d, MinusQLn2(d, qf_, z));
     } else {
       const V half = hn::CopySign(hn::Set(d, static_cast<T>(0.5)), z);
       q_ = impl.ToInt32(d, hn::MulAdd(z, inv_ln2, half));  // round(z / ln2)

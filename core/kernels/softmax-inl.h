@@ -56,6 +56,7 @@
 #include <limits>
 
 #include "core/activation_def.h"
+#include "core/kernels/exp_scaled-inl.h"
 #include "core/kernels/expm1_poly_f32-inl.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
@@ -113,18 +114,8 @@ HWY_INLINE VT<T> ExpOfSum(VT<T> hi, VT<T> lo) {
   const VT<T> t = hn::MulAdd(
       hi, hn::Set(d, static_cast<T>(1.442695040888963407359924681)), shifter);
   const VT<T> q = hn::Sub(t, shifter);
-  // r = hi - q ln 2 + lo; the first product is exact (ln2_hi is short).
-  VT<T> r = hn::MulAdd(
-      q,
-      hn::Set(d, static_cast<T>(kF32 ? -0.693145751953125
-                                     : -0.6931471805596629565116018)),
-      hi);
-  r = hn::MulAdd(
-      q,
-      hn::Set(d, static_cast<T>(kF32 ? -1.428606765330187045e-6
-                                     : -0.28235290563031577122588448175e-12)),
-      r);
-  r = hn::Add(r, lo);
+  // r = hi - q ln 2 + lo.
+  const VT<T> r = hn::Add(MinusQLn2(d, q, hi), lo);
   const VT<T> r2 = hn::Mul(r, r);
   VT<T> poly;
   if constexpr (kF32) {
@@ -201,8 +192,7 @@ HWY_INLINE VT<T> FastExp(VT<T> x, const FastShift<T>& f) {
   const VT<T> t =
       hn::MulAdd(x, hn::Set(d, static_cast<T>(1.44269504088896341)), shifter);
   const VT<T> q = hn::Sub(t, shifter);
-  VT<T> r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-0.693145751953125)), x);
-  r = hn::MulAdd(q, hn::Set(d, static_cast<T>(-1.428606765330187045e-6)), r);
+  const VT<T> r = MinusQLn2(d, q, x);
   const VT<T> expm1_r = hn::MulAdd(Expm1PolyF32(DT<T>(), r), hn::Mul(r, r), r);
   // 2^(q + 64 - K): (bits of t) << 23 is q << 23, the shifter's bits shift out.
   const VT<T> scale =
