@@ -1,16 +1,19 @@
 #include "server/server_flags.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace {
@@ -78,11 +81,14 @@ constexpr const char* kFlagNames[] = {
     "log_level",
 };
 
+std::string EnvironmentVariable(absl::string_view flag_name) {
+  return absl::StrCat("ACTSERVE_", absl::AsciiStrToUpper(flag_name));
+}
+
 // Runs before the command line is parsed, so a flag given there overrides.
 absl::Status ApplyEnvironmentFallbacks() {
   for (const char* name : kFlagNames) {
-    const std::string variable =
-        absl::StrCat("ACTSERVE_", absl::AsciiStrToUpper(name));
+    const std::string variable = EnvironmentVariable(name);
     const char* value = std::getenv(variable.c_str());
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (value == nullptr) continue;
@@ -95,13 +101,47 @@ absl::Status ApplyEnvironmentFallbacks() {
   return absl::OkStatus();
 }
 
+constexpr const char kUsage[] =
+    "Serves actserve.v1.ActivationService (plus gRPC health and "
+    "reflection).\nEvery flag can also be set as ACTSERVE_<FLAG>, e.g. "
+    "ACTSERVE_LISTEN=0.0.0.0:50051; the command line wins.";
+
+// Abseil's own --help lists only the flags of the file that defines main(),
+// and exits 1; ours lists every server flag with its default and its
+// environment variable, and exits 0.
+std::string Help() {
+  std::string help = absl::StrCat("Usage: actserve [--flag=value ...]\n",
+                                  kUsage, "\n\nFlags:\n");
+  for (const char* name : kFlagNames) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string default_value = flag->DefaultValue();
+    if (flag->IsOfType<std::string>()) {
+      default_value = absl::StrCat("\"", default_value, "\"");
+    }
+    absl::StrAppend(&help, "  --", name, "  (default ", default_value, "; env ",
+                    EnvironmentVariable(name), ")\n      ", flag->Help(), "\n");
+  }
+  return help;
+}
+
+// Whether the command line asks for --help (before a "--" that ends flags).
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") return false;
+    if (arg == "--help" || arg == "-help") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerConfig> ConfigFromCommandLine(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Serves actserve.v1.ActivationService (plus gRPC health and "
-      "reflection).\nEvery flag can also be set as ACTSERVE_<FLAG>, e.g. "
-      "ACTSERVE_LISTEN=0.0.0.0:50051; the command line wins.");
+  if (WantsHelp(argc, argv)) {
+    std::fputs(Help().c_str(), stdout);
+    std::exit(0);
+  }
+  absl::SetProgramUsageMessage(kUsage);
   absl::Status status = ApplyEnvironmentFallbacks();
   if (!status.ok()) return status;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);

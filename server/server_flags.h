@@ -10,7 +10,8 @@ namespace actserve {
 // Parses the command line into a validated config. A flag not given on the
 // command line takes ACTSERVE_<FLAG NAME> from the environment when set (e.g.
 // ACTSERVE_LISTEN, ACTSERVE_THREADS), which is how containers configure the
-// server. Exits on --help and on malformed flags, as absl does.
+// server. --help prints every flag with its default and its variable, and
+// exits 0; malformed flags exit 1, as absl does.
 absl::StatusOr<ServerConfig> ConfigFromCommandLine(int argc, char** argv);
 
 // --log_level (after ConfigFromCommandLine).
