@@ -12,6 +12,8 @@ ACTSERVE_PACKAGES=(
   prometheus-cpp-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
   nodejs openssl yamllint docker-compose
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
 )
 
 as_root() {
@@ -57,4 +59,12 @@ build_actserve() {
   cmake -S "$ACTSERVE_ROOT" -B "$ACTSERVE_BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE="$build_type" "$@"
   cmake --build "$ACTSERVE_BUILD_DIR" -j "${ACTSERVE_JOBS:-2}"
+}
+
+# Configures as build_actserve does (so the build dir serves both) and builds
+# only the given targets.
+build_actserve_targets() {
+  cmake -S "$ACTSERVE_ROOT" -B "$ACTSERVE_BUILD_DIR" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release
+  cmake --build "$ACTSERVE_BUILD_DIR" -j "${ACTSERVE_JOBS:-2}" --target "$@"
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/thread_pool.h"
+#include "grpc/health/v1/health.pb.h"
 #include "server/logging.h"
 
 namespace actserve {
@@ -92,6 +93,10 @@ absl::StatusOr<std::unique_ptr<ActivationServer>> ActivationServer::Start(
       new ActivationServer(std::move(config), std::move(metrics)));
   const ServerConfig& c = server->config_;
   grpc::EnableDefaultHealthCheckService(true);
+  // Debian's gRPC serves health without its descriptors; touching ours links
+  // them, so reflection can describe grpc.health.v1.Health (buf curl
+  // --list-methods asks for every service it lists).
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
