@@ -85,12 +85,7 @@ void EvaluateReactor::ComputeNextPiece() {
   }
   // Serialized here on the pool rather than on a gRPC thread.
   std::vector<grpc::ByteBuffer> serialized;
-  for (const v1::EvaluateResponse& response : out) {
-    if (!status.ok()) break;
-    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeResponse(response);
-    status = bytes.status();
-    if (bytes.ok()) serialized.push_back(*std::move(bytes));
-  }
+  if (status.ok()) status = SerializeResponses(out, &serialized);
 
   {
     absl::MutexLock lock(&mu_);

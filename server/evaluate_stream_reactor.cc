@@ -191,14 +191,10 @@ void EvaluateStreamReactor::CompleteTensor() {
 
 void EvaluateStreamReactor::QueueResponses(
     const std::vector<v1::EvaluateStreamResponse>& responses) {
-  for (const v1::EvaluateStreamResponse& response : responses) {
-    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeResponse(response);
-    if (!bytes.ok()) {
-      if (status_.ok()) status_ = bytes.status();
-      return;
-    }
-    pending_.push_back(*std::move(bytes));
-  }
+  std::vector<grpc::ByteBuffer> serialized;
+  absl::Status status = SerializeResponses(responses, &serialized);
+  if (!status.ok() && status_.ok()) status_ = status;
+  for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
 }
 
 void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
@@ -221,12 +217,7 @@ void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
   }
   // Serialized here on the pool rather than on a gRPC thread.
   std::vector<grpc::ByteBuffer> serialized;
-  for (const v1::EvaluateStreamResponse& response : out) {
-    if (!status.ok()) break;
-    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeResponse(response);
-    status = bytes.status();
-    if (bytes.ok()) serialized.push_back(*std::move(bytes));
-  }
+  if (status.ok()) status = SerializeResponses(out, &serialized);
   {
     absl::MutexLock lock(&mu_);
     computing_ = false;

@@ -32,9 +32,9 @@ namespace actserve {
 //
 // Protocol errors end the call: a message that does not parse and malformed
 // content (bad offsets, sizes, shapes) with INVALID_ARGUMENT; messages out of
-// order (data before a header, a header
-// while a tensor still lacks data, the stream ending mid-tensor) with
-// FAILED_PRECONDITION. Deletes itself when gRPC is done with the call.
+// order (data before a header, a header while a tensor still lacks data, the
+// stream ending mid-tensor) with FAILED_PRECONDITION. Deletes itself when gRPC
+// is done with the call.
 class EvaluateStreamReactor
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:

@@ -3,6 +3,9 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <utility>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/message_lite.h"
@@ -26,6 +29,18 @@ absl::Status ParseRequest(grpc::ByteBuffer& bytes,
 // protobuf's 2 GiB limit, which --max_message_bytes keeps this server under.
 absl::StatusOr<grpc::ByteBuffer> SerializeResponse(
     const google::protobuf::MessageLite& message);
+
+// Appends the encodings of `responses` to `out`, up to the first failure.
+template <typename Response>
+absl::Status SerializeResponses(const std::vector<Response>& responses,
+                                std::vector<grpc::ByteBuffer>* out) {
+  for (const Response& response : responses) {
+    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeResponse(response);
+    if (!bytes.ok()) return bytes.status();
+    out->push_back(*std::move(bytes));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace actserve
 
