@@ -96,6 +96,7 @@ TEST(TransportMemoryTest, OversizedMessagesCannotGrowTheServerPastMaxMemory) {
   const int64_t rss_before = server.MemoryBytes("VmRSS");
 
   int64_t peak = rss_before;
+  std::string refusal;
   {
     // Each on its own connection, as separate clients would be.
     std::vector<std::unique_ptr<OversizedCall>> attackers;
@@ -117,6 +118,7 @@ TEST(TransportMemoryTest, OversizedMessagesCannotGrowTheServerPastMaxMemory) {
       const grpc::Status status = attacker->Stop();
       EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED)
           << status.error_message();
+      refusal = status.error_message();
     }
   }
   if (peak_reset) peak = std::max(peak, server.MemoryBytes("VmHWM"));
@@ -126,7 +128,8 @@ TEST(TransportMemoryTest, OversizedMessagesCannotGrowTheServerPastMaxMemory) {
             << " against --max_memory=" << (kMaxMemory >> 20)
             << "MiB: server RSS before " << (rss_before >> 20) << " MiB, peak "
             << (peak >> 20) << " MiB, growth " << (growth >> 20) << " MiB"
-            << (peak_reset ? "" : " (VmRSS samples only)") << "\n";
+            << (peak_reset ? "" : " (VmRSS samples only)")
+            << "; refused with \"" << refusal << "\"\n";
   RecordProperty("server_rss_growth_bytes", std::to_string(growth));
   EXPECT_LT(growth, kMaxMemory + kSlack);
 
