@@ -184,6 +184,22 @@ TEST_F(WireErrorsTest, WellFormedStreamSucceeds) {
   EXPECT_EQ(result.responses.size(), 4u) << "a chunk and a done per tensor";
 }
 
+// A message over the size limit fails in gRPC before the reactor sees it;
+// the stream still never ends OK.
+TEST(WireLimitsTest, OversizedStreamMessageEndsTheStreamWithAnError) {
+  ServerConfig config = TestConfig();
+  config.max_message_bytes = 1 << 20;
+  config.chunk_sizes.max_bytes = 1 << 20;
+  std::unique_ptr<ActivationServer> server = StartServer(config);
+  v1::EvaluateStreamRequest oversized;
+  oversized.mutable_data()->set_x(std::string(4 << 20, '\0'));
+  const RawCallResult result = RawCall(
+      SocketChannel(*server), kEvaluateStream,
+      {StreamHeaderBytes(), StreamDataBytes(), oversized.SerializeAsString()});
+  EXPECT_EQ(result.status.error_code(), grpc::RESOURCE_EXHAUSTED)
+      << result.status.error_message();
+}
+
 // Status messages and the values they echo stay short, whatever was sent.
 constexpr size_t kMaxMessageBytes = 1024;
 
