@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/echo.h"
 #include "core/registry.h"
 
 namespace actserve {
@@ -228,7 +229,7 @@ absl::StatusOr<Evaluation> Evaluation::Create(const EvaluationRequest& request,
   const ActivationDef* def = FindActivation(request.activation);
   if (def == nullptr) {
     return FieldError("activation.name",
-                      absl::StrCat("unknown activation '", request.activation,
+                      absl::StrCat("unknown activation '", EchoText(request.activation),
                                    "'; valid names: ", ActivationNames()));
   }
   absl::StatusOr<ResolvedParams> params = ResolveParams(*def, request.params);

@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include <chrono>
 #include <fstream>
@@ -107,6 +108,9 @@ absl::StatusOr<std::unique_ptr<ActivationServer>> ActivationServer::Start(
       static_cast<int>(c.max_message_bytes + kMessageFramingBytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  grpc::ResourceQuota quota("actserve");
+  quota.Resize(static_cast<size_t>(c.max_memory));
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   const bool tcp = !absl::StartsWith(c.listen, "unix:");

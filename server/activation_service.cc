@@ -8,7 +8,9 @@
 #include "server/call_log.h"
 #include "server/evaluate_reactor.h"
 #include "server/evaluate_stream_reactor.h"
+#include "server/message_bytes.h"
 #include "server/proto_conversion.h"
+#include "server/status_conversion.h"
 
 namespace actserve {
 namespace {
@@ -40,41 +42,52 @@ ActivationService::ActivationService(const ServerConfig& config,
       limiter_(config.max_concurrent_streams) {}
 
 grpc::ServerUnaryReactor* ActivationService::ListActivations(
-    grpc::CallbackServerContext* context,
-    const v1::ListActivationsRequest* request,
-    v1::ListActivationsResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   CallLog log("ListActivations", metrics_);
-  for (const ActivationDef* def : AllActivations()) {
-    ActivationInfoToProto(*def, response->add_activations());
+  log.AddRequestBytes(request->Length());
+  grpc::ByteBuffer request_bytes(*request);
+  v1::ListActivationsRequest parsed;
+  absl::Status status = ParseRequest(request_bytes, &parsed);
+  if (status.ok()) {
+    v1::ListActivationsResponse catalog;
+    for (const ActivationDef* def : AllActivations()) {
+      ActivationInfoToProto(*def, catalog.add_activations());
+    }
+    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeResponse(catalog);
+    status = bytes.status();
+    if (bytes.ok()) {
+      response->Swap(&*bytes);
+      log.AddResponseBytes(response->Length());
+    }
   }
-  log.AddRequestBytes(request->ByteSizeLong());
-  log.AddResponseBytes(response->ByteSizeLong());
-  log.Write(grpc::Status::OK);
+  const grpc::Status finish = ToGrpcStatus(status);
+  log.Write(finish);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(finish);
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::EvaluateResponse>* ActivationService::Evaluate(
-    grpc::CallbackServerContext* context, const v1::EvaluateRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ActivationService::Evaluate(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   CallLog log("Evaluate", metrics_);
-  log.AddRequestBytes(request->ByteSizeLong());
+  log.AddRequestBytes(request->Length());
   std::optional<StreamLimiter::Permit> permit = limiter_.TryAcquire();
   if (!permit.has_value()) {
-    return new RefusedCall<grpc::ServerWriteReactor<v1::EvaluateResponse>>(
+    return new RefusedCall<grpc::ServerWriteReactor<grpc::ByteBuffer>>(
         std::move(log), TooManyStreams(limiter_.max_active()));
   }
   return new EvaluateReactor(context, request, config_, *std::move(permit),
                              std::move(log));
 }
 
-grpc::ServerBidiReactor<v1::EvaluateStreamRequest, v1::EvaluateStreamResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ActivationService::EvaluateStream(grpc::CallbackServerContext* context) {
   CallLog log("EvaluateStream", metrics_);
   std::optional<StreamLimiter::Permit> permit = limiter_.TryAcquire();
   if (!permit.has_value()) {
-    return new RefusedCall<grpc::ServerBidiReactor<v1::EvaluateStreamRequest,
-                                                   v1::EvaluateStreamResponse>>(
+    return new RefusedCall<
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
         std::move(log), TooManyStreams(limiter_.max_active()));
   }
   return new EvaluateStreamReactor(context, config_, *std::move(permit),

@@ -10,26 +10,33 @@
 
 namespace actserve {
 
+// Every method as a raw callback: messages arrive and leave as bytes, parsed
+// and serialized in message_bytes.h, so a request that is not valid protobuf
+// gets INVALID_ARGUMENT rather than gRPC's UNIMPLEMENTED.
+using RawActivationService =
+    v1::ActivationService::WithRawCallbackMethod_ListActivations<
+        v1::ActivationService::WithRawCallbackMethod_Evaluate<
+            v1::ActivationService::WithRawCallbackMethod_EvaluateStream<
+                v1::ActivationService::Service>>>;
+
 // actserve.v1.ActivationService on gRPC's callback API. Each streaming call is
 // a reactor that computes on the core's shared pool, so no gRPC thread ever
 // blocks on arithmetic.
-class ActivationService final : public v1::ActivationService::CallbackService {
+class ActivationService final : public RawActivationService {
  public:
   // `config` and `metrics` (null: none) must outlive the service.
   ActivationService(const ServerConfig& config, Metrics* metrics);
 
   grpc::ServerUnaryReactor* ListActivations(
-      grpc::CallbackServerContext* context,
-      const v1::ListActivationsRequest* request,
-      v1::ListActivationsResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
-  grpc::ServerWriteReactor<v1::EvaluateResponse>* Evaluate(
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Evaluate(
       grpc::CallbackServerContext* context,
-      const v1::EvaluateRequest* request) override;
+      const grpc::ByteBuffer* request) override;
 
-  grpc::ServerBidiReactor<v1::EvaluateStreamRequest,
-                          v1::EvaluateStreamResponse>*
-  EvaluateStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EvaluateStream(
+      grpc::CallbackServerContext* context) override;
 
  private:
   const ServerConfig& config_;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/echo.h"
 #include "core/mode.h"
 
 namespace actserve {
@@ -26,9 +27,8 @@ class CallLog {
   // `metrics` may be null (metrics off); otherwise it must outlive the call.
   CallLog(absl::string_view method, Metrics* metrics);
 
-  void set_activation(absl::string_view name) {
-    activation_ = std::string(name);
-  }
+  // The client's name, bounded and escaped (catalog names stay as they are).
+  void set_activation(absl::string_view name) { activation_ = EchoText(name); }
   void set_mode(Mode mode) { mode_ = mode; }
   void AddTensor(int64_t input_elements) {
     ++tensors_;

@@ -2,35 +2,29 @@
 
 #include <algorithm>
 #include <optional>
-#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/thread_pool.h"
+#include "server/evaluate_plan.h"
+#include "server/message_bytes.h"
 #include "server/output_chunker.h"
 #include "server/proto_conversion.h"
 #include "server/status_conversion.h"
 
 namespace actserve {
-namespace {
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
-
-}  // namespace
 
 EvaluateReactor::EvaluateReactor(grpc::CallbackServerContext* context,
-                                 const v1::EvaluateRequest* request,
+                                 const grpc::ByteBuffer* request,
                                  const ServerConfig& config,
                                  StreamLimiter::Permit permit, CallLog log)
     : context_(context),
-      request_(*request),
       permit_(std::move(permit)),
+      request_(*google::protobuf::Arena::CreateMessage<v1::EvaluateRequest>(
+          &arena_)),
       log_(std::move(log)) {
-  absl::Status status = Prepare(config);
+  absl::Status status = Prepare(*request, config);
   {
     absl::MutexLock lock(&mu_);
     status_ = status;
@@ -38,73 +32,27 @@ EvaluateReactor::EvaluateReactor(grpc::CallbackServerContext* context,
   Advance();
 }
 
-absl::Status EvaluateReactor::Prepare(const ServerConfig& config) {
+absl::Status EvaluateReactor::Prepare(const grpc::ByteBuffer& request,
+                                      const ServerConfig& config) {
+  grpc::ByteBuffer bytes(request);
+  absl::Status parsed = ParseRequest(bytes, &request_);
+  if (!parsed.ok()) return parsed;
   log_.set_activation(request_.activation().name());
-  absl::StatusOr<ActivationParams> params =
-      ParamsFromProto(request_.activation());
-  if (!params.ok()) return WithContext("activation", params.status());
-  absl::StatusOr<Mode> mode = ModeFromProto(request_.mode());
-  if (!mode.ok()) return mode.status();
-  log_.set_mode(*mode);
-  absl::StatusOr<int64_t> chunk_bytes =
-      config.chunk_sizes.Resolve(request_.chunk_bytes());
-  if (!chunk_bytes.ok()) return chunk_bytes.status();
-  chunk_bytes_ = *chunk_bytes;
-  if (request_.inputs().empty()) {
-    return absl::InvalidArgumentError(
-        "inputs: empty; send at least one tensor");
-  }
-  const bool backward = *mode == Mode::kBackward;
-  if (backward && request_.grad_outputs_size() != request_.inputs_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("grad_outputs: MODE_BACKWARD needs one per input; got ",
-                     request_.grad_outputs_size(), " for ",
-                     request_.inputs_size(), " inputs"));
-  }
-  if (!backward && !request_.grad_outputs().empty()) {
-    return absl::InvalidArgumentError(
-        "grad_outputs: only MODE_BACKWARD takes grad_outputs");
-  }
-
-  for (int i = 0; i < request_.inputs_size(); ++i) {
-    const std::string input_name = absl::StrCat("inputs[", i, "]");
-    absl::StatusOr<TensorView> input = ValidateTensor(request_.inputs(i));
-    if (!input.ok()) return WithContext(input_name, input.status());
-    EvaluationRequest evaluation_request{request_.activation().name(), *params,
-                                         *mode, input->dtype, input->shape};
-    absl::StatusOr<Evaluation> evaluation =
-        Evaluation::Create(evaluation_request, config.limits);
-    if (!evaluation.ok()) return WithContext(input_name, evaluation.status());
-    if (backward) {
-      const std::string grad_name = absl::StrCat("grad_outputs[", i, "]");
-      absl::StatusOr<TensorView> grad =
-          ValidateTensor(request_.grad_outputs(i));
-      if (!grad.ok()) return WithContext(grad_name, grad.status());
-      if (grad->dtype != input->dtype) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            grad_name, ": dtype ", DTypeName(grad->dtype),
-            " differs from the input's ", DTypeName(input->dtype)));
-      }
-      if (grad->shape != evaluation->grad_shape()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(grad_name, ": shape ", ShapeString(grad->shape),
-                         " is not the forward output's shape ",
-                         ShapeString(evaluation->grad_shape())));
-      }
-    }
-    log_.AddTensor(evaluation->input_elements());
-    evaluations_.push_back(*std::move(evaluation));
+  absl::StatusOr<EvaluatePlan> plan = PlanEvaluate(request_, config);
+  if (!plan.ok()) return plan.status();
+  chunk_bytes_ = plan->chunk_bytes;
+  evaluations_ = std::move(plan->evaluations);
+  log_.set_mode(evaluations_.front().mode());
+  for (const Evaluation& evaluation : evaluations_) {
+    log_.AddTensor(evaluation.input_elements());
   }
   param_grads_ = evaluations_.front().NewParameterGradients();
   return absl::OkStatus();
 }
 
 void EvaluateReactor::ComputeNextPiece() {
-  std::vector<std::unique_ptr<v1::EvaluateResponse>> out;
-  auto add_chunk = [&out] {
-    out.push_back(std::make_unique<v1::EvaluateResponse>());
-    return out.back()->mutable_chunk();
-  };
+  std::vector<v1::EvaluateResponse> out;
+  auto add_chunk = [&out] { return out.emplace_back().mutable_chunk(); };
   const Evaluation& evaluation = evaluations_[next_input_];
   const OutputChunker chunker(evaluation, chunk_bytes_,
                               static_cast<int32_t>(next_input_));
@@ -132,25 +80,28 @@ void EvaluateReactor::ComputeNextPiece() {
     next_unit_ += count;
   }
   if (status.ok() && next_unit_ == evaluation.units()) FinishInput(&out);
+  if (!status.ok()) {
+    status = WithContext(absl::StrCat("inputs[", next_input_, "]"), status);
+  }
+  // Serialized here on the pool rather than on a gRPC thread.
+  std::vector<grpc::ByteBuffer> serialized;
+  if (status.ok()) status = SerializeResponses(out, &serialized);
 
   {
     absl::MutexLock lock(&mu_);
     computing_ = false;
-    if (!status.ok()) {
-      status_ = WithContext(absl::StrCat("inputs[", next_input_, "]"), status);
-    }
+    if (!status.ok()) status_ = status;
     computed_all_ = next_input_ == evaluations_.size();
-    for (auto& response : out) pending_.push_back(std::move(response));
+    for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
   }
   Advance();
 }
 
-void EvaluateReactor::FinishInput(
-    std::vector<std::unique_ptr<v1::EvaluateResponse>>* out) {
+void EvaluateReactor::FinishInput(std::vector<v1::EvaluateResponse>* out) {
   const Evaluation& evaluation = evaluations_[next_input_];
   if (evaluation.mode() == Mode::kBackward) {
-    out->push_back(std::make_unique<v1::EvaluateResponse>());
-    v1::ParameterGradients* grads = out->back()->mutable_parameter_gradients();
+    v1::ParameterGradients* grads =
+        out->emplace_back().mutable_parameter_gradients();
     grads->set_input_index(static_cast<int32_t>(next_input_));
     for (const ParameterGradient& grad : param_grads_) {
       ParameterGradientToProto(grad, evaluation.dtype(),
@@ -163,8 +114,7 @@ void EvaluateReactor::FinishInput(
     param_grads_ = evaluations_[next_input_].NewParameterGradients();
     return;
   }
-  out->push_back(std::make_unique<v1::EvaluateResponse>());
-  v1::EvaluateSummary* summary = out->back()->mutable_summary();
+  v1::EvaluateSummary* summary = out->emplace_back().mutable_summary();
   summary->set_inputs(static_cast<int64_t>(evaluations_.size()));
   for (const Evaluation& e : evaluations_) {
     summary->set_input_elements(summary->input_elements() + e.input_elements());
@@ -194,7 +144,7 @@ void EvaluateReactor::OnCancel() {
 }
 
 void EvaluateReactor::Advance() {
-  const v1::EvaluateResponse* write = nullptr;
+  const grpc::ByteBuffer* write = nullptr;
   bool compute = false;
   std::optional<grpc::Status> finish;
   {
@@ -204,8 +154,8 @@ void EvaluateReactor::Advance() {
     const bool stopping = cancelled_ || !status_.ok();
     if (!stopping && !writing_ && !pending_.empty()) {
       writing_ = true;
-      write = pending_.front().get();
-      log_.AddResponseBytes(write->ByteSizeLong());
+      write = &pending_.front();
+      log_.AddResponseBytes(write->Length());
     }
     if (!stopping && !computing_ && !computed_all_ &&
         pending_.size() < kMaxPendingResponses) {
@@ -222,7 +172,10 @@ void EvaluateReactor::Advance() {
   }
   if (write != nullptr) StartWrite(write);
   if (compute) ThreadPool::Shared().Schedule([this] { ComputeNextPiece(); });
-  if (finish.has_value()) Finish(*std::move(finish));
+  if (finish.has_value()) {
+    permit_.Release();
+    Finish(*std::move(finish));
+  }
 }
 
 }  // namespace actserve

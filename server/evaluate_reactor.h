@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -15,6 +14,7 @@
 #include "absl/time/time.h"
 #include "actserve/v1/actserve.pb.h"
 #include "core/evaluation.h"
+#include "google/protobuf/arena.h"
 #include "server/call_log.h"
 #include "server/server_config.h"
 #include "server/stream_limiter.h"
@@ -26,12 +26,12 @@ namespace actserve {
 // the wire, with at most kMaxPendingResponses computed and unsent, so a slow
 // client holds the server to a few chunks of memory. Deletes itself when gRPC
 // is done with the call.
-class EvaluateReactor : public grpc::ServerWriteReactor<v1::EvaluateResponse> {
+class EvaluateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
+  // `request` is the call's undecoded EvaluateRequest.
   EvaluateReactor(grpc::CallbackServerContext* context,
-                  const v1::EvaluateRequest* request,
-                  const ServerConfig& config, StreamLimiter::Permit permit,
-                  CallLog log);
+                  const grpc::ByteBuffer* request, const ServerConfig& config,
+                  StreamLimiter::Permit permit, CallLog log);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -40,21 +40,25 @@ class EvaluateReactor : public grpc::ServerWriteReactor<v1::EvaluateResponse> {
  private:
   static constexpr size_t kMaxPendingResponses = 2;
 
-  // Checks the request and creates one Evaluation per input.
-  absl::Status Prepare(const ServerConfig& config);
+  // Parses and checks the request and creates one Evaluation per input.
+  absl::Status Prepare(const grpc::ByteBuffer& request,
+                       const ServerConfig& config);
   // Runs on the pool: the next piece of the current output.
   void ComputeNextPiece();
   // Adds the messages that follow the last chunk of input `next_input_`.
-  void FinishInput(std::vector<std::unique_ptr<v1::EvaluateResponse>>* out);
+  void FinishInput(std::vector<v1::EvaluateResponse>* out);
   // Decides what to do next under the lock and does it outside the lock:
   // gRPC operations are not started while holding mu_.
   void Advance();
 
   grpc::CallbackServerContext* const context_;
-  const v1::EvaluateRequest& request_;
-  const StreamLimiter::Permit permit_;
+  // Given back as the call finishes, before the client can see its status.
+  StreamLimiter::Permit permit_;
 
-  // Set by Prepare, then read-only.
+  // Set by Prepare, then read-only. The request's many small parts (tensors,
+  // shapes, the spec) are allocated and freed together.
+  google::protobuf::Arena arena_;
+  v1::EvaluateRequest& request_;
   std::vector<Evaluation> evaluations_;
   int64_t chunk_bytes_ = 0;
 
@@ -66,9 +70,9 @@ class EvaluateReactor : public grpc::ServerWriteReactor<v1::EvaluateResponse> {
   absl::Duration compute_time_;
 
   absl::Mutex mu_;
-  // Computed and not yet sent; the front one is on the wire when writing_.
-  std::deque<std::unique_ptr<v1::EvaluateResponse>> pending_
-      ABSL_GUARDED_BY(mu_);
+  // Computed (and serialized) and not yet sent; the front one is on the wire
+  // when writing_.
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool computing_ ABSL_GUARDED_BY(mu_) = false;
   bool computed_all_ ABSL_GUARDED_BY(mu_) = false;

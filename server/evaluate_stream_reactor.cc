@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/thread_pool.h"
+#include "server/message_bytes.h"
 #include "server/proto_conversion.h"
 #include "server/status_conversion.h"
 
@@ -46,10 +47,20 @@ EvaluateStreamReactor::EvaluateStreamReactor(
 }
 
 void EvaluateStreamReactor::OnReadDone(bool ok) {
+  // Parsed outside the lock: until reading_ is cleared below, nothing else
+  // touches read_buffer_ or request_.
+  const size_t bytes = read_buffer_.Length();
+  absl::Status parsed;
+  if (ok) parsed = ParseRequest(read_buffer_, &request_);
   {
     absl::MutexLock lock(&mu_);
     reading_ = false;
     if (ok) {
+      log_.AddRequestBytes(bytes);
+      // A message that does not parse is an error in its turn, after the
+      // messages before it: never skipped, never taken for the end.
+      request_status_ = WithContext(
+          absl::StrCat("stream message ", messages_read_++), parsed);
       message_waiting_ = true;
     } else {
       // The client closed its side (or the call is gone).
@@ -85,7 +96,11 @@ void EvaluateStreamReactor::OnCancel() {
 }
 
 void EvaluateStreamReactor::ProcessMessage() {
-  log_.AddRequestBytes(request_.ByteSizeLong());
+  if (!request_status_.ok()) {
+    status_ = request_status_;
+    message_waiting_ = false;
+    return;
+  }
   switch (request_.payload_case()) {
     case v1::EvaluateStreamRequest::kHeader:
       status_ = StartTensor(request_.header());
@@ -150,17 +165,17 @@ absl::Status EvaluateStreamReactor::StartTensor(
   tensor_ = std::make_unique<Tensor>(index, *std::move(evaluation),
                                      *chunk_bytes, config_.max_message_bytes);
   if (NothingToCompute(tensor_->evaluation)) {
-    tensor_->chunker.AddEmptyOutput([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      pending_.push_back(std::make_unique<v1::EvaluateStreamResponse>());
-      return pending_.back()->mutable_chunk();
-    });
+    std::vector<v1::EvaluateStreamResponse> out;
+    tensor_->chunker.AddEmptyOutput(
+        [&out] { return out.emplace_back().mutable_chunk(); });
+    QueueResponses(out);
   }
   return absl::OkStatus();
 }
 
 void EvaluateStreamReactor::CompleteTensor() {
-  auto response = std::make_unique<v1::EvaluateStreamResponse>();
-  v1::StreamTensorDone* done = response->mutable_done();
+  std::vector<v1::EvaluateStreamResponse> out(1);
+  v1::StreamTensorDone* done = out[0].mutable_done();
   const Evaluation& evaluation = tensor_->evaluation;
   done->set_tensor_index(tensor_->index);
   done->set_input_elements(evaluation.input_elements());
@@ -170,8 +185,16 @@ void EvaluateStreamReactor::CompleteTensor() {
     ParameterGradientToProto(grad, evaluation.dtype(),
                              done->add_parameter_gradients());
   }
-  pending_.push_back(std::move(response));
+  QueueResponses(out);
   tensor_.reset();
+}
+
+void EvaluateStreamReactor::QueueResponses(
+    const std::vector<v1::EvaluateStreamResponse>& responses) {
+  std::vector<grpc::ByteBuffer> serialized;
+  absl::Status status = SerializeResponses(responses, &serialized);
+  if (!status.ok() && status_.ok()) status_ = status;
+  for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
 }
 
 void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
@@ -182,28 +205,30 @@ void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
     absl::MutexLock lock(&mu_);
     tensor = tensor_.get();
   }
-  std::vector<std::unique_ptr<v1::EvaluateStreamResponse>> out;
+  std::vector<v1::EvaluateStreamResponse> out;
   const absl::Time start = absl::Now();
   absl::Status status = tensor->chunker.ComputePiece(
       piece.first_unit, piece.count, piece.x, piece.grad_output,
-      &tensor->param_grads, [&out] {
-        out.push_back(std::make_unique<v1::EvaluateStreamResponse>());
-        return out.back()->mutable_chunk();
-      });
+      &tensor->param_grads,
+      [&out] { return out.emplace_back().mutable_chunk(); });
   tensor->compute_time += absl::Now() - start;
+  if (!status.ok()) {
+    status = WithContext(absl::StrCat("tensor ", tensor->index), status);
+  }
+  // Serialized here on the pool rather than on a gRPC thread.
+  std::vector<grpc::ByteBuffer> serialized;
+  if (status.ok()) status = SerializeResponses(out, &serialized);
   {
     absl::MutexLock lock(&mu_);
     computing_ = false;
-    if (!status.ok() && status_.ok()) {
-      status_ = WithContext(absl::StrCat("tensor ", tensor->index), status);
-    }
-    for (auto& response : out) pending_.push_back(std::move(response));
+    if (!status.ok() && status_.ok()) status_ = status;
+    for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
   }
   Advance();
 }
 
 void EvaluateStreamReactor::Advance(bool read_started) {
-  const v1::EvaluateStreamResponse* write = nullptr;
+  const grpc::ByteBuffer* write = nullptr;
   std::optional<ChunkAssembler::Piece> compute;
   bool read = false;
   std::optional<grpc::Status> finish;
@@ -238,8 +263,8 @@ void EvaluateStreamReactor::Advance(bool read_started) {
     const bool stopping = cancelled_ || !status_.ok();
     if (!stopping && !writing_ && !pending_.empty()) {
       writing_ = true;
-      write = pending_.front().get();
-      log_.AddResponseBytes(write->ByteSizeLong());
+      write = &pending_.front();
+      log_.AddResponseBytes(write->Length());
     }
     // Whole pieces only (the last may be short): chunks come out full, and
     // pieces fall where Evaluate's do, so the results are the same.
@@ -280,10 +305,12 @@ void EvaluateStreamReactor::Advance(bool read_started) {
   if (compute.has_value()) {
     ThreadPool::Shared().Schedule([this, piece = *compute] { Compute(piece); });
   }
-  if (finish.has_value()) Finish(*std::move(finish));
+  if (finish.has_value()) {
+    permit_.Release();
+    Finish(*std::move(finish));
+  }
   if (read) {
-    // request_ is not touched by anyone else while a read is outstanding.
-    StartRead(&request_);
+    StartRead(&read_buffer_);
     // A finish another thread held back for this read may be due now.
     Advance(/*read_started=*/true);
   }

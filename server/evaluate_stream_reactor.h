@@ -30,13 +30,13 @@ namespace actserve {
 // less than a piece of input is buffered, so memory stays a few chunks plus
 // one request message however long the tensor is.
 //
-// Protocol errors end the call: malformed content (bad offsets, sizes, shapes)
-// with INVALID_ARGUMENT; messages out of order (data before a header, a header
-// while a tensor still lacks data, the stream ending mid-tensor) with
-// FAILED_PRECONDITION. Deletes itself when gRPC is done with the call.
+// Protocol errors end the call: a message that does not parse and malformed
+// content (bad offsets, sizes, shapes) with INVALID_ARGUMENT; messages out of
+// order (data before a header, a header while a tensor still lacks data, the
+// stream ending mid-tensor) with FAILED_PRECONDITION. Deletes itself when gRPC
+// is done with the call.
 class EvaluateStreamReactor
-    : public grpc::ServerBidiReactor<v1::EvaluateStreamRequest,
-                                     v1::EvaluateStreamResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   EvaluateStreamReactor(grpc::CallbackServerContext* context,
                         const ServerConfig& config,
@@ -69,6 +69,9 @@ class EvaluateStreamReactor
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues StreamTensorDone and forgets the tensor.
   void CompleteTensor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Serializes `responses` onto pending_ (or sets status_ if that fails).
+  void QueueResponses(const std::vector<v1::EvaluateStreamResponse>& responses)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs on the pool.
   void Compute(ChunkAssembler::Piece piece);
   // Decides what to do next under the lock and does it outside the lock:
@@ -79,17 +82,23 @@ class EvaluateStreamReactor
 
   grpc::CallbackServerContext* const context_;
   const ServerConfig& config_;
-  const StreamLimiter::Permit permit_;
+  // Given back as the call finishes, before the client can see its status.
+  StreamLimiter::Permit permit_;
 
   absl::Mutex mu_;
-  // Target of the outstanding read; then, while message_waiting_, a message
-  // not yet handled because a compute still uses the tensor.
-  v1::EvaluateStreamRequest request_ ABSL_GUARDED_BY(mu_);
+  // Target of the outstanding read, parsed into request_ by OnReadDone
+  // before it takes mu_: no one else touches either while reading_.
+  grpc::ByteBuffer read_buffer_;
+  // While message_waiting_, the message read and not yet handled because a
+  // compute still uses the tensor; request_status_ says whether it parsed.
+  v1::EvaluateStreamRequest request_;
+  absl::Status request_status_ ABSL_GUARDED_BY(mu_);
+  int64_t messages_read_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Tensor> tensor_ ABSL_GUARDED_BY(mu_);
   int32_t next_tensor_index_ ABSL_GUARDED_BY(mu_) = 0;
-  // Computed and not yet sent; the front one is on the wire when writing_.
-  std::deque<std::unique_ptr<v1::EvaluateStreamResponse>> pending_
-      ABSL_GUARDED_BY(mu_);
+  // Computed (and serialized) and not yet sent; the front one is on the wire
+  // when writing_.
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   // Reads decided whose StartRead has not returned yet: Finish must wait
   // for them, or OnDone could delete the reactor before StartRead runs. A

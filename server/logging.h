@@ -19,7 +19,9 @@ void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 
 // Writes "<UTC time> <E|W|I|D> <message>\n" with one write(2), so lines from
-// concurrent calls never interleave.
+// concurrent calls never interleave. Control characters in `message` are
+// written escaped (\n, \x00), so text a client sent can never start a line
+// of its own.
 void Log(LogLevel level, absl::string_view message);
 
 }  // namespace actserve

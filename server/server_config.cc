@@ -27,6 +27,12 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(
         "--max_message_bytes: must be within [1 KiB, 1 GiB]");
   }
+  if (max_memory < 2 * max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_memory (", max_memory,
+        "): must be at least twice --max_message_bytes (", max_message_bytes,
+        "), or a request of the largest size could never be received"));
+  }
   if (limits.max_elements < 1 || limits.max_jacobian_elements < 1) {
     return absl::InvalidArgumentError(
         "--max_elements and --max_jacobian_elements: must be >= 1");

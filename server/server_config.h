@@ -41,6 +41,12 @@ struct ServerConfig {
   // little higher, because gRPC rejects a payload of exactly its limit and
   // messages carry framing around their data.
   int64_t max_message_bytes = int64_t{64} << 20;
+  // Memory gRPC may hold for all connections together: socket read buffers
+  // and messages being received, before the size limit above applies (a
+  // message's length prefix alone could otherwise make the server buffer
+  // gigabytes). Under pressure gRPC shrinks its flow-control windows, then
+  // cancels calls with RESOURCE_EXHAUSTED.
+  int64_t max_memory = int64_t{512} << 20;
   EvaluationLimits limits;
   // Evaluate and EvaluateStream calls in progress; more are refused with
   // RESOURCE_EXHAUSTED.

@@ -28,6 +28,10 @@ ABSL_FLAG(int, threads, kDefaults.threads,
           "thread");
 ABSL_FLAG(int64_t, max_message_bytes, kDefaults.max_message_bytes,
           "Largest request or response message payload, in bytes");
+ABSL_FLAG(int64_t, max_memory, kDefaults.max_memory,
+          "Memory the gRPC transport may hold for all connections together "
+          "(messages being received, socket buffers), in bytes; beyond it, "
+          "calls are cancelled with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_elements, kDefaults.limits.max_elements,
           "Largest input tensor, in elements");
 ABSL_FLAG(int64_t, max_jacobian_elements,
@@ -67,6 +71,7 @@ constexpr const char* kFlagNames[] = {
     "listen",
     "threads",
     "max_message_bytes",
+    "max_memory",
     "max_elements",
     "max_jacobian_elements",
     "max_concurrent_streams",
@@ -154,6 +159,7 @@ absl::StatusOr<ServerConfig> ConfigFromCommandLine(int argc, char** argv) {
   config.listen = absl::GetFlag(FLAGS_listen);
   config.threads = absl::GetFlag(FLAGS_threads);
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.max_memory = absl::GetFlag(FLAGS_max_memory);
   config.limits.max_elements = absl::GetFlag(FLAGS_max_elements);
   config.limits.max_jacobian_elements =
       absl::GetFlag(FLAGS_max_jacobian_elements);

@@ -11,15 +11,23 @@ namespace actserve {
 // instead of holding a connection that does nothing.
 class StreamLimiter {
  public:
-  // Held by a call for its lifetime; gives the slot back when destroyed.
+  // Held by a call until it finishes; gives the slot back when released or
+  // destroyed.
   class Permit {
    public:
     Permit(Permit&& other) noexcept : limiter_(other.limiter_) {
       other.limiter_ = nullptr;
     }
     Permit& operator=(Permit&&) = delete;
-    ~Permit() {
+    ~Permit() { Release(); }
+
+    // A call releases its slot as it finishes, before gRPC sends the client
+    // its status: a client that waits for each call's status before starting
+    // the next must never find its own finished call still counted (the
+    // reactor itself is destroyed only later).
+    void Release() {
       if (limiter_ != nullptr) limiter_->active_.fetch_sub(1);
+      limiter_ = nullptr;
     }
 
    private:

@@ -11,11 +11,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "actserve_test/reflection_messages.pb.h"
 #include "core/registry.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/server/server_process.h"
 #include "tests/server/server_test_support.h"
@@ -33,46 +33,20 @@ std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
 }
 
 // One request and its response on grpc.reflection.v1alpha's bidi stream,
-// through the generic stub (no upstream stubs are installed to call it with).
+// as raw bytes (no upstream stubs are installed to call it with).
 grpc::Status ReflectionCall(
     const std::shared_ptr<grpc::Channel>& channel,
     const actserve_test::ServerReflectionRequest& request,
     actserve_test::ServerReflectionResponse* response) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue queue;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(30));
-  auto call = stub.PrepareCall(
-      &context,
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
-  // Each step waits for its own completion: one operation at a time.
-  const auto step = [&queue](auto start) {
-    start();
-    void* tag;
-    bool ok = false;
-    return queue.Next(&tag, &ok) && ok;
-  };
-  grpc::Slice request_slice(request.SerializeAsString());
-  grpc::ByteBuffer request_bytes(&request_slice, 1);
-  grpc::ByteBuffer response_bytes;
-  grpc::Status status;
-  EXPECT_TRUE(step([&] { call->StartCall(nullptr); }));
-  EXPECT_TRUE(step([&] { call->Write(request_bytes, nullptr); }));
-  EXPECT_TRUE(step([&] { call->WritesDone(nullptr); }));
-  EXPECT_TRUE(step([&] { call->Read(&response_bytes, nullptr); }));
-  EXPECT_FALSE(step([&] { call->Read(&response_bytes, nullptr); }))
-      << "one response per request";
-  EXPECT_TRUE(step([&] { call->Finish(&status, nullptr); }));
-  std::vector<grpc::Slice> slices;
-  if (status.ok() && response_bytes.Dump(&slices).ok()) {
-    std::string bytes;
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-    EXPECT_TRUE(response->ParseFromString(bytes));
+  const RawCallResult result = RawCall(
+      channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      {request.SerializeAsString()});
+  if (result.status.ok()) {
+    EXPECT_EQ(result.responses.size(), 1u) << "one response per request";
+    EXPECT_TRUE(!result.responses.empty() &&
+                response->ParseFromString(result.responses[0]));
   }
-  return status;
+  return result.status;
 }
 
 // What every end-to-end test checks once connected: the catalog, a batch
@@ -292,6 +266,41 @@ TEST(BinaryTest, LogsOneLinePerCall) {
                              "tensors=1 elements=150000 status=OK"));
   EXPECT_THAT(log, HasSubstr("EvaluateStream activation=sigmoid mode=forward "
                              "tensors=1 elements=150000 status=OK"));
+}
+
+// Text a client sends cannot forge log lines: control characters in it are
+// escaped, and long values are cut.
+TEST(BinaryTest, ClientTextCannotForgeLogLines) {
+  ServerProcess server({"--listen=127.0.0.1:0"});
+  ASSERT_TRUE(server.WaitUntilListening()) << server.Stderr();
+  auto stub = v1::ActivationService::NewStub(ChannelTo(server.address()));
+  const std::string forged = "2026-01-01T00:00:00.000Z E forged";
+  v1::EvaluateRequest request;
+  request.mutable_activation()->set_name(
+      absl::StrCat("x\n", forged, std::string("\0\r", 2)));
+  *request.add_inputs() = MakeTensor(DType::kFloat32, {4}, 1);
+  EXPECT_EQ(CallEvaluate(*stub, request, 1 << 20).status.error_code(),
+            grpc::INVALID_ARGUMENT);
+  v1::StreamHeader header;
+  header.mutable_activation()->set_name(std::string(20000, 'n'));
+  header.add_shape(4);
+  header.set_dtype(v1::DTYPE_FLOAT32);
+  v1::EvaluateStreamRequest message;
+  *message.mutable_header() = header;
+  EXPECT_EQ(CallEvaluateStream(*stub, {message}).status.error_code(),
+            grpc::INVALID_ARGUMENT);
+
+  const std::string log = server.Stderr();
+  EXPECT_THAT(log, HasSubstr(R"(activation=x\n2026-01-01T00:00:00.000Z E )"
+                             R"(forged\x00\r status=INVALID_ARGUMENT)"));
+  EXPECT_THAT(log, Not(HasSubstr("\n" + forged)));
+  EXPECT_EQ(log.find('\0'), std::string::npos);
+  EXPECT_EQ(log.find('\r'), std::string::npos);
+  // Both calls' lines, each short.
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    EXPECT_LT(line.size(), 1000u) << line.substr(0, 200);
+  }
+  EXPECT_THAT(log, HasSubstr("…(20000 bytes)"));
 }
 
 TEST(BinaryTest, BadConfigurationExitsWithAMessage) {

@@ -39,8 +39,9 @@ v1::EvaluateStreamRequest Data(int64_t offset, int64_t elements) {
   return request;
 }
 
-// Until a stream can start: the slots of ended calls come back once gRPC has
-// released their reactors, a moment after the client has seen the status.
+// Until a stream can start: the slot of a cancelled call comes back once the
+// server has noticed the cancellation, a moment after the client has seen
+// its status.
 bool StreamStartsWithin(v1::ActivationService::Stub& stub,
                         absl::Duration timeout) {
   const absl::Time end = absl::Now() + timeout;
@@ -286,6 +287,49 @@ TEST(ConcurrencyTest, CallsOverTheLimitAreResourceExhausted) {
     EXPECT_TRUE(open[i]->Finish().ok());
   }
   EXPECT_TRUE(StreamStartsWithin(*stub, absl::Seconds(20)));
+}
+
+// A finished call gives its slot back before its client sees the status, so
+// a client that waits for each call is never refused, even with all other
+// slots held.
+TEST(ConcurrencyTest, SequentialCallsFromOneClientAreNeverRefused) {
+  constexpr int kSlots = 8;
+  ServerConfig config = TestConfig();
+  config.max_concurrent_streams = kSlots;
+  std::unique_ptr<ActivationServer> server = StartServer(config);
+  auto stub = InProcessStub(*server);
+  grpc::ClientContext contexts[kSlots - 1];
+  std::unique_ptr<grpc::ClientReaderWriter<v1::EvaluateStreamRequest,
+                                           v1::EvaluateStreamResponse>>
+      held[kSlots - 1];
+  for (int i = 0; i < kSlots - 1; ++i) {
+    contexts[i].set_deadline(In(absl::Seconds(60)));
+    held[i] = stub->EvaluateStream(&contexts[i]);
+    // An empty tensor is answered at once: the call holds its slot.
+    ASSERT_TRUE(held[i]->Write(Header(0)));
+    v1::EvaluateStreamResponse response;
+    ASSERT_TRUE(held[i]->Read(&response));
+  }
+
+  v1::EvaluateRequest request;
+  request.mutable_activation()->set_name("relu");
+  *request.add_inputs() = MakeTensor(DType::kFloat32, {10}, 1);
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    const grpc::Status status = CallEvaluate(*stub, request, 1 << 20).status;
+    if (status.error_code() == grpc::RESOURCE_EXHAUSTED) ++refused;
+    EXPECT_TRUE(status.ok() || status.error_code() == grpc::RESOURCE_EXHAUSTED)
+        << status.error_message();
+  }
+  EXPECT_EQ(refused, 0) << "of 300 calls made one after another";
+
+  for (int i = 0; i < kSlots - 1; ++i) {
+    held[i]->WritesDone();
+    v1::EvaluateStreamResponse response;
+    while (held[i]->Read(&response)) {
+    }
+    EXPECT_TRUE(held[i]->Finish().ok());
+  }
 }
 
 }  // namespace

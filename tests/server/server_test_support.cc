@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
 namespace actserve::testing {
@@ -311,6 +312,50 @@ std::vector<v1::EvaluateStreamRequest> StreamMessages(
     }
   }
   return messages;
+}
+
+RawCallResult RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                      const std::string& method,
+                      const std::vector<std::string>& messages) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(GuardDeadline());
+  auto call = stub.PrepareCall(&context, method, &queue);
+  // Each step waits for its own completion: one operation at a time.
+  const auto step = [&queue](auto start) {
+    start();
+    void* tag;
+    bool ok = false;
+    return queue.Next(&tag, &ok) && ok;
+  };
+  RawCallResult result;
+  EXPECT_TRUE(step([&] { call->StartCall(nullptr); }));
+  bool open = true;
+  for (const std::string& message : messages) {
+    grpc::Slice slice(message);
+    grpc::ByteBuffer bytes(&slice, 1);
+    open = step([&] { call->Write(bytes, nullptr); });
+    if (!open) break;
+  }
+  if (open) step([&] { call->WritesDone(nullptr); });
+  grpc::ByteBuffer response;
+  while (step([&] { call->Read(&response, nullptr); })) {
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    std::string& bytes = result.responses.emplace_back();
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  EXPECT_TRUE(step([&] { call->Finish(&result.status, nullptr); }));
+  call.reset();
+  queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue.Next(&tag, &ok)) {
+  }
+  return result;
 }
 
 }  // namespace actserve::testing

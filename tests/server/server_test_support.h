@@ -111,6 +111,19 @@ std::vector<v1::EvaluateStreamRequest> StreamMessages(
     const v1::StreamHeader& header, const std::string& x,
     const std::string& grad_output, int64_t x_piece, int64_t grad_piece);
 
+// A call sent as raw bytes, which need not be valid protobuf: each of
+// `messages` in turn (until the server ends the call), then the half-close;
+// then every response the server sent, undecoded, and the status. `method`
+// is the full path, e.g. "/actserve.v1.ActivationService/Evaluate". For
+// calls with few responses: they are read only after all messages are sent.
+struct RawCallResult {
+  grpc::Status status;
+  std::vector<std::string> responses;
+};
+RawCallResult RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                      const std::string& method,
+                      const std::vector<std::string>& messages);
+
 }  // namespace actserve::testing
 
 #endif  // ACTSERVE_TESTS_SERVER_SERVER_TEST_SUPPORT_H_
