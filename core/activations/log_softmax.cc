@@ -60,7 +60,10 @@ const ActivationDef& LogSoftmaxActivation() {
       .description =
           "Log of softmax along an axis, computed without "
           "forming softmax.",
-      .accuracy = {.ulp_f32 = 8, .ulp_f64 = 8},
+      .accuracy = {.ulp_f32 = 2,
+                   .ulp_f64 = 3,
+                   .backward_cancel_ulp_f32 = 1.1e-9,
+                   .backward_cancel_ulp_f64 = 2},
       .axis_f32 = AxisKernelsF32(),
       .axis_f64 = AxisKernelsF64(),
       .axis_reference = {&softmax_reference::LogSoftmaxForward,

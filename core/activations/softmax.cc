@@ -59,7 +59,10 @@ const ActivationDef& SoftmaxActivation() {
       .description =
           "Normalized exponentials along an axis: a probability "
           "distribution per slice.",
-      .accuracy = {.ulp_f32 = 8, .ulp_f64 = 8},
+      .accuracy = {.ulp_f32 = 4,
+                   .ulp_f64 = 6,
+                   .backward_cancel_ulp_f32 = 2.5e-9,
+                   .backward_cancel_ulp_f64 = 2.5},
       .axis_f32 = AxisKernelsF32(),
       .axis_f64 = AxisKernelsF64(),
       .axis_reference = {&softmax_reference::SoftmaxForward,
