@@ -14,13 +14,14 @@
 // Three passes per slice: the max; the exponentials (stored to a scratch row
 // that stays in L1; not for the log_softmax forward) with their sums; the
 // outputs, from the stored values or (log_softmax forward) from x.
-// Lanes have the output's type (16 float lanes on AVX-512). Why the results
-// stay within a few ULP of the exact values, for any slice:
+// Lanes have the output's type (16 float lanes on AVX-512), except in the
+// backward (double lanes, see the last point). Why the results stay within a
+// few ULP of the exact values, for any slice:
 //  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and the exponential
 //    is taken of d_hi + d_lo (ExpOfSum folds d_lo into the reduced
 //    argument). Rounding d would shift e^d by up to |d| ulp(d) / 2: 64 float
-//    ULP for d near -100, hundreds of double ULP for d near -700. Forward
-//    and backward of float slices with |max| <= 64 (nearly all in practice)
+//    ULP for d near -100, hundreds of double ULP for d near -700. The
+//    forwards of float slices with |max| <= 64 (nearly all in practice)
 //    need no d: FastExp reduces x itself and scales by a power of two near
 //    e^-max (see kFastMax), 7 instructions fewer per vector; the sums in
 //    double take the leftover factor out.
@@ -36,11 +37,26 @@
 //    results of that element, g - sum(g y) and g - p sum(g), use only the
 //    other elements' sums, in double. Everywhere else y <= 1/2, so the
 //    differences are at least half of their terms.
-//  * Per-slice scalars (1 / S, log S, the gradient sums) are computed in
-//    double and rounded once to the output type.
-//  * Semantics follow PyTorch: a slice holding NaN or +inf, or only -inf,
-//    is NaN throughout (its max is not finite); -inf entries get y = 0
-//    (log_softmax: -inf) like any tiny exponential.
+//  * Per-slice scalars (1 / S, log S) are computed in double and rounded
+//    once to the output type.
+//  * The backward's gx_j = p_j (g_j - D) (softmax, D = sum(g p)) or
+//    g_j - p_j G (log_softmax, G = sum(g)) cancels where g_j is near the
+//    slice's weighted mean of g. It runs in double lanes, float data
+//    promoted on load: e, 1 / S and p in double, D and G in compensated
+//    sums kept as hi + lo to the last step, where the difference with g_j
+//    is exact (Sterbenz, or one FMA) and rounds once. What is left is the
+//    error of p (a few 2^-53 relative) times the terms that cancel: a few
+//    ULP of the result plus about 1e-9 float ULP, or 2 double ULP, of
+//    sum_i |g_i J[i][j]|, declared as AccuracyBound::backward_cancel_ulp_*.
+//    No fixed precision bounds the relative error alone: with equal g,
+//    g_j - D is exactly 0 while D is a rounded sum of exponentials. (The
+//    float backward in float lanes lost up to 6.6e4 ULP: e and D rounded to
+//    float.) With equal x, p = 1 / c is exact and so is the result's
+//    difference (8 equal doubles: 1 ULP where a plain sum lost 217,088).
+//  * A slice holding exactly one +inf and no NaN gives the limit as that
+//    element grows (LoneInfinity); one holding NaN, several +inf or only
+//    -inf is NaN throughout (PyTorch gives NaN for any +inf). -inf entries
+//    get y = 0 (log_softmax: -inf) like any tiny exponential.
 
 #if defined(ACTSERVE_CORE_KERNELS_SOFTMAX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef ACTSERVE_CORE_KERNELS_SOFTMAX_INL_H_
@@ -780,8 +796,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
     std::fill_n(infinity_at, kMaxLanes<T>, kNoElement);
     const auto find_infinities = [&] {
       for (size_t i = 0; i < g.Slices(); ++i) {
-        infinity_at[i] =
-            totals[i].bad ? LoneInfinity(g, in, i) : kNoElement;
+        infinity_at[i] = totals[i].bad ? LoneInfinity(g, in, i) : kNoElement;
       }
     };
     if constexpr (kLog) {
@@ -874,7 +889,7 @@ void SoftmaxBackward(const S* x, const S* grad, S* gx, const SliceShape& s) {
     // Per slice: 1 / S, and the sum to subtract as hi + lo (softmax:
     // D = sum(g y) = (g_max + g_rest) / S; log_softmax: G = sum(g)).
     HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total_hi[kMaxLanes<T>] = {},
-                                      total_lo[kMaxLanes<T>] = {};
+                total_lo[kMaxLanes<T>] = {};
     // One element per slice computed apart (the max where c = 1, a lone
     // +inf), and read before gx may overwrite g.
     S single[kMaxLanes<T>] = {};
@@ -894,8 +909,8 @@ void SoftmaxBackward(const S* x, const S* grad, S* gx, const SliceShape& s) {
         // gives g_k - g_k, log_softmax g_k - G = -sum_{j != k} g_j.
         single_at[i] = g.At(i, k);
         const double g_k = g_in[single_at[i]];
-        single[i] = static_cast<S>(kLog ? MinusSumExcept(g, g_in, i, k)
-                                        : g_k - g_k);
+        single[i] =
+            static_cast<S>(kLog ? MinusSumExcept(g, g_in, i, k) : g_k - g_k);
         continue;
       }
       const double sum = t.count + t.exp;
@@ -928,8 +943,8 @@ void SoftmaxBackward(const S* x, const S* grad, S* gx, const SliceShape& s) {
       // Where they cancel the first difference is exact (Sterbenz; with
       // FMA for log_softmax), so only the errors of p and of the sums count.
       StoreStep<T>(kLog ? hn::NegMulAdd(p, lo, hn::NegMulAdd(p, hi, gv))
-                     : hn::Mul(p, hn::Sub(hn::Sub(gv, hi), lo)),
-                g, out, k);
+                        : hn::Mul(p, hn::Sub(hn::Sub(gv, hi), lo)),
+                   g, out, k);
     }
     for (size_t i = 0; i < g.Slices(); ++i) {
       if (single_at[i] != kNoElement) out[single_at[i]] = single[i];
@@ -962,8 +977,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
     for (size_t l = 0; l < g.Slices(); ++l) {
       const SliceTotals& t = totals[l];
       T* out = jac + (first_slice + l) * len * len;
-      const size_t infinity_at =
-          t.bad ? LoneInfinity(g, x, l) : kNoElement;
+      const size_t infinity_at = t.bad ? LoneInfinity(g, x, l) : kNoElement;
       if (infinity_at != kNoElement) {
         // At p = the indicator of k: softmax's y_i (delta_ij - y_j) is 0
         // everywhere, log_softmax's delta_ij - p_j is 0 at [k][k], -1 down

@@ -16,7 +16,7 @@
 namespace actserve::softmax_reference {
 
 struct Slice {
-  bool bad = false;  // NaN, several +inf or only -inf: every output is NaN
+  bool bad = false;      // NaN, several +inf or only -inf: every output is NaN
   long double rest = 0;  // R: sum of exp(x - max) below the max
   long double sum = 0;   // S = c + R
   long double log_sum = 0;
