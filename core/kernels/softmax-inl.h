@@ -45,14 +45,17 @@
 //    promoted on load: e, 1 / S and p in double, D and G in compensated
 //    sums kept as hi + lo to the last step, where the difference with g_j
 //    is exact (Sterbenz, or one FMA) and rounds once. What is left is the
-//    error of p (a few 2^-53 relative) times the terms that cancel: a few
-//    ULP of the result plus about 1e-9 float ULP, or 2 double ULP, of
-//    sum_i |g_i J[i][j]|, declared as AccuracyBound::backward_cancel_ulp_*.
-//    No fixed precision bounds the relative error alone: with equal g,
-//    g_j - D is exactly 0 while D is a rounded sum of exponentials. (The
-//    float backward in float lanes lost up to 6.6e4 ULP: e and D rounded to
-//    float.) With equal x, p = 1 / c is exact and so is the result's
-//    difference (8 equal doubles: 1 ULP where a plain sum lost 217,088).
+//    error of p (e, 1 / S and their product: ~1.6 * 2^-52 relative) and of
+//    the products g e (2^-53) times the terms that cancel: a few ULP of the
+//    result plus ~2.1 * 2^-52 of sum_i |g_i J[i][j]| (p_j <= 1/2 off the
+//    dominant element, so those terms bound the cancelling ones). In ULP of
+//    that scale: 8e-9 float (its ULP is >= 2^-24 of it), 4.5 double
+//    (>= 2^-53), declared as AccuracyBound::backward_cancel_ulp_*. No fixed
+//    precision bounds the relative error alone: with equal g, g_j - D is
+//    exactly 0 while D is a rounded sum of exponentials. (In float lanes
+//    the float backward lost up to 6.6e4 ULP: e and D rounded to float.)
+//    With equal x, p = 1 / c is exact and the result is relatively accurate
+//    (8 equal doubles: rounding G to double lost 217,088 ULP).
 //  * A slice holding exactly one +inf and no NaN gives the limit as that
 //    element grows (LoneInfinity); one holding NaN, several +inf or only
 //    -inf is NaN throughout (PyTorch gives NaN for any +inf). -inf entries
@@ -218,6 +221,14 @@ HWY_INLINE VT<T> FastExp(VT<T> x, const FastShift<T>& f) {
                             hn::MulAdd(expm1_r, scale, scale));
 }
 
+// hi + lo = a + b exactly (TwoSum).
+inline double TwoSum(double a, double b, double* lo) {
+  const double s = a + b;
+  const double bb = s - a;
+  *lo = (a - (s - bb)) + (b - bb);
+  return s;
+}
+
 template <typename T>
 class LaneSum;
 
@@ -304,10 +315,9 @@ class LaneSum<double> {
     hn::Store(lo_, d, los);
     double s = 0, err = 0;
     for (size_t i = 0; i < hn::Lanes(d); ++i) {
-      const double t = s + his[i];
-      const double bb = t - s;
-      err += (s - (t - bb)) + (his[i] - bb) + los[i];
-      s = t;
+      double e;
+      s = TwoSum(s, his[i], &e);
+      err += e + los[i];
     }
     *lo = err;
     return s;
@@ -648,14 +658,6 @@ struct SliceTotals {
   double grad_all, grad_all_lo;
   size_t max_at;  // element offset of the max where c == 1
 };
-
-// hi + lo = a + b exactly (TwoSum).
-inline double TwoSum(double a, double b, double* lo) {
-  const double s = a + b;
-  const double bb = s - a;
-  *lo = (a - (s - bb)) + (b - bb);
-  return s;
-}
 
 template <typename T>
 void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
