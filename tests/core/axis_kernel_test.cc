@@ -244,13 +244,41 @@ BackwardError CheckBackward(T got, long double ref, long double scale,
 // sweeps reach each function's worst region (exponent underflow, ties,
 // dominance): slack 2. The cancellation figures are derived bounds (the
 // error of p times the terms, see core/kernels/softmax-inl.h), whose worst
-// case needs every element's rounding to align, which random slices come
-// within a factor of ~10 of: slack 16.
+// case needs every element's rounding to align: in double these sweeps
+// reach 1.2 to 1.6 ULP of the terms against a declared 4.5, and a one-off
+// run of 2e5 slices cancelled the same way reached 2.1: slack 4. In float the
+// figure is not checked for staleness: its part of the error shows only
+// where the exact result is below ~2^-47 of the terms, which a float g
+// rarely allows (rounding g_j to float leaves ~2^-24 of them); the 2e5
+// slices reached 2.9e-9 ULP against a declared 8e-9.
 void ExpectNotStale(const char* what, double declared, long double measured,
                     double slack) {
   EXPECT_LE(declared, slack * measured)
       << what << ": declared " << declared << ", measured at most "
       << static_cast<double>(measured) << "; update the activation's file";
+}
+
+// In every third slice of a softmax-like case, g at one element j is set
+// so that the exact gx_j = sum_i g_i J[i][j] is about 0: the deepest
+// cancellation, with p inexact (the backward's worst case).
+template <typename T>
+void CancelSomeResults(const ActivationDef& def, Case<T>& c) {
+  const size_t k = c.shape.axis_len;
+  // Every third: across the slices every kind of SliceValues comes up.
+  for (size_t s = 2; s < c.Slices(); s += 3) {
+    const std::vector<long double> xs = c.Gather(c.x, s, k);
+    const std::vector<long double> gs = c.Gather(c.g, s, k);
+    const std::vector<long double> jac = ReferenceJacobian(def, xs, 1);
+    const size_t j = s / 3 % k;
+    long double others = 0;
+    for (size_t i = 0; i < k; ++i) {
+      if (i != j) others += gs[i] * jac[i * k + j];
+    }
+    // Within the range of g the sweeps promise (a dominant j has a tiny
+    // J[j][j]).
+    const T g_j = static_cast<T>(-others / jac[j * k + j]);
+    if (std::fabs(g_j) <= 1e30) c.g[c.At(s, j, k)] = g_j;
+  }
 }
 
 std::vector<Shape> TestShapes(bool with_large) {
@@ -308,7 +336,8 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
                               : fixed_pieces != 0    ? fixed_pieces
                               : sh.axis_len % 3 == 0 ? 3
                                                      : 2;
-        const Case<T> c = MakeCase<T>(sh, pieces, seed++);
+        Case<T> c = MakeCase<T>(sh, pieces, seed++);
+        if (!grouped) CancelSomeResults(d, c);
         const size_t k = sh.axis_len, out_len = c.OutLen();
         std::vector<T> y(c.Slices() * out_len), gx(c.x.size());
         const size_t deriv_len = grouped ? k : k * k;
@@ -373,8 +402,10 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
       worst_cancel_all = std::max(worst_cancel_all, worst_cancel);
     });
     ExpectNotStale("ulp", tolerance, worst_all, 2);
-    ExpectNotStale("backward_cancel_ulp", cancel_tolerance, worst_cancel_all,
-                   16);
+    if (sizeof(T) == 8) {
+      ExpectNotStale("backward_cancel_ulp", cancel_tolerance, worst_cancel_all,
+                     4);
+    }
   }
 };
 
