@@ -112,6 +112,13 @@ struct AccuracyBound {
   double abs_near_root = 0;
   double root_window = 0;
   std::vector<double> derivative_roots;  // at default parameters
+  // Axis functions' backward gx_j = sum_i g_i J[i][j] cancels where g_j is
+  // near the slice's weighted mean of g; an absolute error of up to this
+  // many ULP of the terms' scale sum_i |g_i J[i][j]| is accepted on top of
+  // ulp_f32 / ulp_f64 (relative error is meaningless once the exact result
+  // is far below the terms).
+  double backward_cancel_ulp_f32 = 0;
+  double backward_cancel_ulp_f64 = 0;
 };
 
 // Hand-checked values at default parameters: signed zeros, infinities, NaN,

@@ -214,6 +214,8 @@ void ActivationInfoToProto(const ActivationDef& def, v1::ActivationInfo* info) {
   info->set_max_ulp_float32(def.accuracy.ulp_f32);
   info->set_max_ulp_float64(def.accuracy.ulp_f64);
   info->set_abs_error_near_roots(def.accuracy.abs_near_root);
+  info->set_backward_cancel_ulp_float32(def.accuracy.backward_cancel_ulp_f32);
+  info->set_backward_cancel_ulp_float64(def.accuracy.backward_cancel_ulp_f64);
 }
 
 void ParameterGradientToProto(const ParameterGradient& gradient, DType dtype,

@@ -4,8 +4,10 @@
 //
 // Exact: the result is one of the inputs. The winner of a group is its first
 // maximal element (ties go to the first, as PyTorch's max); the derivative is
-// a 0/1 mask marking it and backward routes g to it. A group holding NaN is
-// NaN in every mode (forward, all of its mask entries, all of its gx).
+// a 0/1 mask marking it and backward routes g to it. +-inf compare like any
+// value (a group of -inf gives -inf, its first element the winner). A group
+// holding NaN is NaN in every mode (forward, all of its mask entries, all of
+// its gx).
 // With inner > 1 the vectors run over inner. With inner == 1 the elements of
 // a group are adjacent: groups of 2 and 4 (the common sizes) are split into
 // one vector per piece by LoadInterleaved2/4, Lanes() groups at a time, and

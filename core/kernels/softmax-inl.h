@@ -14,13 +14,14 @@
 // Three passes per slice: the max; the exponentials (stored to a scratch row
 // that stays in L1; not for the log_softmax forward) with their sums; the
 // outputs, from the stored values or (log_softmax forward) from x.
-// Lanes have the output's type (16 float lanes on AVX-512). Why the results
-// stay within a few ULP of the exact values, for any slice:
+// Lanes have the output's type (16 float lanes on AVX-512), except in the
+// backward (double lanes, see the last point). Why the results stay within a
+// few ULP of the exact values, for any slice:
 //  * d = x - max is kept exactly as d_hi + d_lo (TwoSum), and the exponential
 //    is taken of d_hi + d_lo (ExpOfSum folds d_lo into the reduced
 //    argument). Rounding d would shift e^d by up to |d| ulp(d) / 2: 64 float
-//    ULP for d near -100, hundreds of double ULP for d near -700. Forward
-//    and backward of float slices with |max| <= 64 (nearly all in practice)
+//    ULP for d near -100, hundreds of double ULP for d near -700. The
+//    forwards of float slices with |max| <= 64 (nearly all in practice)
 //    need no d: FastExp reduces x itself and scales by a power of two near
 //    e^-max (see kFastMax), 7 instructions fewer per vector; the sums in
 //    double take the leftover factor out.
@@ -36,11 +37,29 @@
 //    results of that element, g - sum(g y) and g - p sum(g), use only the
 //    other elements' sums, in double. Everywhere else y <= 1/2, so the
 //    differences are at least half of their terms.
-//  * Per-slice scalars (1 / S, log S, the gradient sums) are computed in
-//    double and rounded once to the output type.
-//  * Semantics follow PyTorch: a slice holding NaN or +inf, or only -inf,
-//    is NaN throughout (its max is not finite); -inf entries get y = 0
-//    (log_softmax: -inf) like any tiny exponential.
+//  * Per-slice scalars (1 / S, log S) are computed in double and rounded
+//    once to the output type.
+//  * The backward's gx_j = p_j (g_j - D) (softmax, D = sum(g p)) or
+//    g_j - p_j G (log_softmax, G = sum(g)) cancels where g_j is near the
+//    slice's weighted mean of g. It runs in double lanes, float data
+//    promoted on load: e, 1 / S and p in double, D and G in compensated
+//    sums kept as hi + lo to the last step, where the difference with g_j
+//    is exact (Sterbenz, or one FMA) and rounds once. What is left is the
+//    error of p (e, 1 / S and their product: ~1.6 * 2^-52 relative) and of
+//    the products g e (2^-53) times the terms that cancel: a few ULP of the
+//    result plus ~2.1 * 2^-52 of sum_i |g_i J[i][j]| (p_j <= 1/2 off the
+//    dominant element, so those terms bound the cancelling ones). In ULP of
+//    that scale: 8e-9 float (its ULP is >= 2^-24 of it), 4.5 double
+//    (>= 2^-53), declared as AccuracyBound::backward_cancel_ulp_*. No fixed
+//    precision bounds the relative error alone: with equal g, g_j - D is
+//    exactly 0 while D is a rounded sum of exponentials. (In float lanes
+//    the float backward lost up to 6.6e4 ULP: e and D rounded to float.)
+//    With equal x, p = 1 / c is exact and the result is relatively accurate
+//    (8 equal doubles: rounding G to double lost 217,088 ULP).
+//  * A slice holding exactly one +inf and no NaN gives the limit as that
+//    element grows (LoneInfinity); one holding NaN, several +inf or only
+//    -inf is NaN throughout (PyTorch gives NaN for any +inf). -inf entries
+//    get y = 0 (log_softmax: -inf) like any tiny exponential.
 
 #if defined(ACTSERVE_CORE_KERNELS_SOFTMAX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef ACTSERVE_CORE_KERNELS_SOFTMAX_INL_H_
@@ -54,6 +73,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "core/activation_def.h"
 #include "core/kernels/exp_scaled-inl.h"
@@ -201,6 +221,14 @@ HWY_INLINE VT<T> FastExp(VT<T> x, const FastShift<T>& f) {
                             hn::MulAdd(expm1_r, scale, scale));
 }
 
+// hi + lo = a + b exactly (TwoSum).
+inline double TwoSum(double a, double b, double* lo) {
+  const double s = a + b;
+  const double bb = s - a;
+  *lo = (a - (s - bb)) + (b - bb);
+  return s;
+}
+
 template <typename T>
 class LaneSum;
 
@@ -273,6 +301,13 @@ class LaneSum<double> {
     Add(v3);
   }
   double Total() const {
+    double lo;
+    const double hi = Total(&lo);
+    return hi + lo;
+  }
+  // The sum as hi + *lo, unrounded (the backward's cancelling differences
+  // need more than the rounded sum).
+  double Total(double* lo) const {
     const DT<double> d;
     HWY_ALIGN double his[kMaxLanes<double>];
     HWY_ALIGN double los[kMaxLanes<double>];
@@ -280,15 +315,20 @@ class LaneSum<double> {
     hn::Store(lo_, d, los);
     double s = 0, err = 0;
     for (size_t i = 0; i < hn::Lanes(d); ++i) {
-      const double t = s + his[i];
-      const double bb = t - s;
-      err += (s - (t - bb)) + (his[i] - bb) + los[i];
-      s = t;
+      double e;
+      s = TwoSum(s, his[i], &e);
+      err += e + los[i];
     }
-    return s + err;
+    *lo = err;
+    return s;
   }
   void PerLane(double* out) const {
     hn::StoreU(hn::Add(hi_, lo_), DT<double>(), out);
+  }
+  // Lane i's sum as hi[i] + lo[i], unrounded.
+  void PerLane(double* hi, double* lo) const {
+    hn::StoreU(hi_, DT<double>(), hi);
+    hn::StoreU(lo_, DT<double>(), lo);
   }
 
  private:
@@ -312,6 +352,8 @@ struct SliceGroup {
     return along_axis ? std::min(lanes, width - step * lanes) : width;
   }
   size_t Slices() const { return along_axis ? 1 : width; }
+  // The axis length.
+  size_t Length() const { return along_axis ? width : steps; }
   // Element k of the slice in lane `slice`.
   size_t At(size_t slice, size_t k) const {
     return offset + (along_axis ? k : k * stride + slice);
@@ -336,29 +378,51 @@ void ForEachSliceGroup(const SliceShape& s, Fn fn) {
   }
 }
 
-// Vector `step` of a group; missing lanes read `pad`.
-template <typename T>
-HWY_INLINE VT<T> LoadStep(const SliceGroup& g, const T* p, size_t step, T pad) {
-  const DT<T> d;
-  const size_t lanes = hn::Lanes(d);
-  p += g.offset + step * g.stride;
-  if (HWY_LIKELY(step < g.full)) return hn::LoadU(d, p);
-  const size_t n = g.Count(step, lanes);
-  HWY_ALIGN T buf[kMaxLanes<T>];
-  for (size_t i = 0; i < lanes; ++i) buf[i] = i < n ? p[i] : pad;
-  return hn::Load(d, buf);
+// Lanes of T from a vector of the stored type S (float data in the double
+// lanes of the backward), and back (rounded once).
+template <typename T, typename S>
+HWY_INLINE VT<T> Promote(hn::Vec<hn::Rebind<S, DT<T>>> v) {
+  if constexpr (std::is_same_v<S, T>) {
+    return v;
+  } else {
+    return hn::PromoteTo(DT<T>(), v);
+  }
+}
+template <typename T, typename S>
+HWY_INLINE hn::Vec<hn::Rebind<S, DT<T>>> Demote(VT<T> v) {
+  if constexpr (std::is_same_v<S, T>) {
+    return v;
+  } else {
+    return hn::DemoteTo(hn::Rebind<S, DT<T>>(), v);
+  }
 }
 
-// Stores the valid lanes of vector `step`.
-template <typename T>
-HWY_INLINE void StoreStep(VT<T> v, const SliceGroup& g, T* p, size_t step) {
-  const DT<T> d;
-  const size_t lanes = hn::Lanes(d);
+// Vector `step` of a group, stored as S, in lanes of T; missing lanes read
+// `pad`.
+template <typename T, typename S>
+HWY_INLINE VT<T> LoadStep(const SliceGroup& g, const S* p, size_t step, T pad) {
+  const hn::Rebind<S, DT<T>> ds;
+  const size_t lanes = hn::Lanes(ds);
   p += g.offset + step * g.stride;
-  if (HWY_LIKELY(step < g.full)) return hn::StoreU(v, d, p);
+  if (HWY_LIKELY(step < g.full)) return Promote<T, S>(hn::LoadU(ds, p));
   const size_t n = g.Count(step, lanes);
-  HWY_ALIGN T buf[kMaxLanes<T>];
-  hn::Store(v, d, buf);
+  HWY_ALIGN S buf[kMaxLanes<T>];
+  for (size_t i = 0; i < lanes; ++i) {
+    buf[i] = i < n ? p[i] : static_cast<S>(pad);
+  }
+  return Promote<T, S>(hn::Load(ds, buf));
+}
+
+// Stores the valid lanes of vector `step` as S.
+template <typename T, typename S>
+HWY_INLINE void StoreStep(VT<T> v, const SliceGroup& g, S* p, size_t step) {
+  const hn::Rebind<S, DT<T>> ds;
+  const size_t lanes = hn::Lanes(ds);
+  p += g.offset + step * g.stride;
+  if (HWY_LIKELY(step < g.full)) return hn::StoreU(Demote<T, S>(v), ds, p);
+  const size_t n = g.Count(step, lanes);
+  HWY_ALIGN S buf[kMaxLanes<T>];
+  hn::Store(Demote<T, S>(v), ds, buf);
   std::copy(buf, buf + n, p);
 }
 
@@ -404,8 +468,8 @@ HWY_INLINE VT<T> SliceVector(const SliceGroup& g, const T* values) {
 // Pass 1: the max of each slice, NaN where the slice is bad (it holds NaN,
 // or its max is +inf or -inf). A NaN max makes every d NaN, so every
 // exponential 0. (hn::Max is not consistent across targets about NaN.)
-template <typename T>
-HWY_INLINE VT<T> SliceMax(const SliceGroup& g, const T* x) {
+template <typename T, typename S>
+HWY_INLINE VT<T> SliceMax(const SliceGroup& g, const S* x) {
   const DT<T> d;
   VT<T> m = hn::Set(d, -std::numeric_limits<T>::infinity());
   MT<T> nan = hn::FirstN(d, 0);
@@ -454,8 +518,9 @@ struct ExpSums {
 // the exponentials' sum. With kSplit the elements equal to the max (e = 1)
 // are counted apart from R; vectors holding one are rare (one per slice along
 // the axis), so they take a branch of their own. kFast: FastExp's scaling.
-template <bool kSplit, GradSum kGrad, bool kStore, bool kFast, typename T>
-HWY_INLINE VT<T> ExpStep(const SliceGroup& g, const T* x, const T* grad,
+template <bool kSplit, GradSum kGrad, bool kStore, bool kFast, typename T,
+          typename S>
+HWY_INLINE VT<T> ExpStep(const SliceGroup& g, const S* x, const S* grad,
                          VT<T> m, const FastShift<T>* fast, T* scratch,
                          ExpSums<T>& sums, size_t k) {
   const DT<T> d;
@@ -505,8 +570,8 @@ HWY_INLINE VT<T> ExpStep(const SliceGroup& g, const T* x, const T* grad,
 // step index (so the grouping depends only on the position in the slice).
 // kFast (float only): by FastExp, with `fast` made from m.
 template <bool kSplit, GradSum kGrad, bool kStore, bool kFast = false,
-          typename T>
-HWY_INLINE void ExpPass(const SliceGroup& g, const T* x, const T* grad, VT<T> m,
+          typename T, typename S>
+HWY_INLINE void ExpPass(const SliceGroup& g, const S* x, const S* grad, VT<T> m,
                         T* scratch, ExpSums<T>& sums,
                         const FastShift<T>* fast = nullptr) {
   size_t k = 0;
@@ -589,6 +654,8 @@ struct SliceTotals {
   double count;  // c (with the max split off)
   double exp;    // S, or R with the max split off (unscaled)
   double grad_max, grad_rest;
+  // grad_max + grad_rest as grad_all + grad_all_lo (double lanes only).
+  double grad_all, grad_all_lo;
   size_t max_at;  // element offset of the max where c == 1
 };
 
@@ -607,10 +674,18 @@ void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
   hn::Store(sums.max_step, di, max_step);
   if (g.along_axis) {
     SliceTotals& t = out[0];
+    t = SliceTotals{};
     t.bad = std::isnan(max[0]);
     t.exp = sums.exp.Total() / kExpScale<T>;
-    t.grad_max = sums.grad_max.Total();
-    t.grad_rest = sums.grad_rest.Total();
+    if constexpr (sizeof(T) == 8) {
+      double max_lo, rest_lo, lo;
+      const double max_hi = sums.grad_max.Total(&max_lo);
+      const double rest_hi = sums.grad_rest.Total(&rest_lo);
+      t.grad_max = max_hi + max_lo;
+      t.grad_rest = rest_hi + rest_lo;
+      t.grad_all = TwoSum(max_hi, rest_hi, &lo);
+      t.grad_all_lo = lo + max_lo + rest_lo;
+    }
     t.count = 0;
     t.max_at = g.offset;
     for (size_t i = 0; i < lanes; ++i) {
@@ -621,21 +696,29 @@ void Totals(const SliceGroup& g, VT<T> m, const ExpSums<T>& sums,
   }
   sums.exp.PerLane(exp);
   for (double& e : exp) e /= kExpScale<T>;
-  sums.grad_max.PerLane(grad_max);
-  sums.grad_rest.PerLane(grad_rest);
+  double max_lo[kMaxLanes<T>] = {}, rest_lo[kMaxLanes<T>] = {};
+  if constexpr (sizeof(T) == 8) {
+    sums.grad_max.PerLane(grad_max, max_lo);
+    sums.grad_rest.PerLane(grad_rest, rest_lo);
+  }
   for (size_t i = 0; i < g.width; ++i) {
+    double lo;
+    const double all = TwoSum(grad_max[i], grad_rest[i], &lo);
     out[i] = {std::isnan(max[i]),
               static_cast<double>(count[i]),
               exp[i],
-              grad_max[i],
-              grad_rest[i],
+              grad_max[i] + max_lo[i],
+              grad_rest[i] + rest_lo[i],
+              all,
+              lo + max_lo[i] + rest_lo[i],
               g.At(i, static_cast<size_t>(max_step[i]))};
   }
 }
 
 // Scratch for the exponentials of one group: one vector per step, on the
-// stack up to 4 KiB (slices of up to 1024 floats or 512 doubles along the
-// last axis: classifier widths allocate nothing per call), else on the heap.
+// stack up to 8 KiB (slices of up to 1024 elements along the last axis, in
+// float or in the backward's double lanes: classifier widths allocate nothing
+// per call), else on the heap.
 template <typename T>
 class Scratch {
  public:
@@ -650,12 +733,49 @@ class Scratch {
   T* get() { return heap_ ? heap_.get() : stack_; }
 
  private:
-  static constexpr size_t kStackElements = 4096 / sizeof(T);
+  static constexpr size_t kStackElements = 8192 / sizeof(T);
   HWY_ALIGN T stack_[kStackElements];
   hwy::AlignedFreeUniquePtr<T[]> heap_;
 };
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr size_t kNoElement = ~size_t{0};
+
+// A slice holding exactly one +inf and no NaN has limits (x_k -> +inf, the
+// others fixed): p = softmax(x) tends to the indicator of k, so softmax is
+// 1 at k and 0 elsewhere, log_softmax 0 at k and -inf elsewhere, and the
+// Jacobian and backward are their formulas at that p (see there). Several
+// +inf have no limit (it depends on how they grow), so those slices stay
+// NaN. Returns k, or kNoElement; only asked of slices whose max is not
+// finite (rare), hence scalar.
+template <typename S>
+size_t LoneInfinity(const SliceGroup& g, const S* x, size_t slice) {
+  size_t at = kNoElement;
+  for (size_t k = 0; k < g.Length(); ++k) {
+    const S v = x[g.At(slice, k)];
+    if (std::isnan(v)) return kNoElement;
+    if (v == std::numeric_limits<S>::infinity()) {
+      if (at != kNoElement) return kNoElement;
+      at = k;
+    }
+  }
+  return at;
+}
+
+// -sum_{k != skip} g_k of one slice, compensated (TwoSum) and rounded once:
+// log_softmax's backward at a lone +inf.
+template <typename S>
+double MinusSumExcept(const SliceGroup& g, const S* grad, size_t slice,
+                      size_t skip) {
+  double hi = 0, lo = 0;
+  for (size_t k = 0; k < g.Length(); ++k) {
+    if (k == skip) continue;
+    double err;
+    hi = TwoSum(hi, grad[g.At(slice, k)], &err);
+    lo += err;
+  }
+  return -(hi + lo);
+}
 
 template <bool kLog, typename T>
 void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
@@ -669,15 +789,24 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
     T* const out = y;
     T* const e = scratch.get();
     const bool stream = s.stream_output && g.along_axis && g.width >= lanes;
-    const VT<T> m = SliceMax(g, in);
+    const VT<T> m = SliceMax<T>(g, in);
     ExpSums<T> sums;
     SliceTotals totals[kMaxLanes<T>];
     HWY_ALIGN T scalar[kMaxLanes<T>] = {};
+    // Found before the outputs are written: y may alias x.
+    size_t infinity_at[kMaxLanes<T>];
+    std::fill_n(infinity_at, kMaxLanes<T>, kNoElement);
+    const auto find_infinities = [&] {
+      for (size_t i = 0; i < g.Slices(); ++i) {
+        infinity_at[i] = totals[i].bad ? LoneInfinity(g, in, i) : kNoElement;
+      }
+    };
     if constexpr (kLog) {
       double factors[kMaxLanes<T>];
       ExpPassAny</*kSplit=*/true, GradSum::kNone, /*kStore=*/false>(
           g, in, in, m, static_cast<T*>(nullptr), sums, factors);
       Totals(g, m, sums, totals);
+      find_infinities();
       for (size_t i = 0; i < g.Slices(); ++i) {
         const SliceTotals& t = totals[i];
         const double rest = t.exp / factors[i];
@@ -698,7 +827,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
       } else {
         for (size_t k = 0; k < g.steps; ++k) {
           const VT<T> v = LoadStep(g, in, k, T{0});
-          StoreStep(hn::Sub(hn::Sub(v, m), log_sum), g, out, k);
+          StoreStep<T>(hn::Sub(hn::Sub(v, m), log_sum), g, out, k);
         }
       }
     } else {
@@ -706,6 +835,7 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
       ExpPassAny</*kSplit=*/false, GradSum::kNone, /*kStore=*/true>(
           g, in, in, m, e, sums, /*factors=*/nullptr);
       Totals(g, m, sums, totals);
+      find_infinities();
       for (size_t i = 0; i < g.Slices(); ++i) {
         scalar[i] = static_cast<T>(
             totals[i].bad ? kNaN : 1 / (totals[i].exp * kExpScale<T>));
@@ -717,8 +847,19 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
         });
       } else {
         for (size_t k = 0; k < g.steps; ++k) {
-          StoreStep(hn::Mul(hn::Load(d, e + k * lanes), inv_sum), g, out, k);
+          StoreStep<T>(hn::Mul(hn::Load(d, e + k * lanes), inv_sum), g, out, k);
         }
+      }
+    }
+    for (size_t i = 0; i < g.Slices(); ++i) {
+      if (infinity_at[i] == kNoElement) continue;
+      // Over the NaN just written; the streamed stores land first.
+      if (stream) hwy::FlushStream();
+      for (size_t k = 0; k < g.Length(); ++k) {
+        out[g.At(i, k)] =
+            k == infinity_at[i]
+                ? T{kLog ? 0 : 1}
+                : (kLog ? -std::numeric_limits<T>::infinity() : T{0});
       }
     }
   });
@@ -727,60 +868,88 @@ void SoftmaxForward(const T* x, T* y, const SliceShape& s) {
   if (s.stream_output) hwy::FlushStream();
 }
 
-template <bool kLog, typename T>
-void SoftmaxBackward(const T* x, const T* grad, T* gx, const SliceShape& s) {
+// In double lanes for float data too (promoted on load, rounded once on
+// store): see the header comment's last point.
+template <bool kLog, typename S>
+void SoftmaxBackward(const S* x, const S* grad, S* gx, const SliceShape& s) {
+  using T = double;
   constexpr GradSum kGrad = kLog ? GradSum::kPlain : GradSum::kTimesExp;
   const DT<T> d;
   const size_t lanes = hn::Lanes(d);
   Scratch<T> scratch(s);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
     // Local copies of the pointers, as in SoftmaxForward.
-    const T* const in = x;
-    const T* const g_in = grad;
-    T* const out = gx;
+    const S* const in = x;
+    const S* const g_in = grad;
+    S* const out = gx;
     T* const e = scratch.get();
-    const VT<T> m = SliceMax(g, in);
+    const VT<T> m = SliceMax<T>(g, in);
     ExpSums<T> sums;
-    double factors[kMaxLanes<T>];
-    ExpPassAny</*kSplit=*/true, kGrad, /*kStore=*/true>(g, in, g_in, m, e, sums,
-                                                        factors);
+    ExpPass</*kSplit=*/true, kGrad, /*kStore=*/true>(g, in, g_in, m, e, sums);
     SliceTotals totals[kMaxLanes<T>];
     Totals(g, m, sums, totals);
-    HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total[kMaxLanes<T>] = {};
-    T dominant[kMaxLanes<T>] = {};
+    // Per slice: 1 / S, and the sum to subtract as hi + lo (softmax:
+    // D = sum(g y) = (g_max + g_rest) / S; log_softmax: G = sum(g)).
+    HWY_ALIGN T inv_sum[kMaxLanes<T>] = {}, total_hi[kMaxLanes<T>] = {},
+                total_lo[kMaxLanes<T>] = {};
+    // One element per slice computed apart (the max where c = 1, a lone
+    // +inf), and read before gx may overwrite g.
+    S single[kMaxLanes<T>] = {};
+    size_t single_at[kMaxLanes<T>];
+    std::fill_n(single_at, kMaxLanes<T>, kNoElement);
     for (size_t i = 0; i < g.Slices(); ++i) {
-      SliceTotals& t = totals[i];
-      // The stored e keep FastExp's factor; R and sum(g e) lose it.
-      t.exp /= factors[i];
-      if constexpr (kGrad == GradSum::kTimesExp) t.grad_rest /= factors[i];
+      const SliceTotals& t = totals[i];
+      if (t.bad) {
+        const size_t k = LoneInfinity(g, in, i);
+        if (k == kNoElement) {
+          inv_sum[i] = kNaN;
+          continue;
+        }
+        // p is the indicator of k, and every stored e of the slice is 0:
+        // with 1 / S = 0 and a zero sum the loop below gives softmax's
+        // p (g - D) = 0 and log_softmax's g - p G = g off k. At k softmax
+        // gives g_k - g_k, log_softmax g_k - G = -sum_{j != k} g_j.
+        single_at[i] = g.At(i, k);
+        const double g_k = g_in[single_at[i]];
+        single[i] =
+            static_cast<S>(kLog ? MinusSumExcept(g, g_in, i, k) : g_k - g_k);
+        continue;
+      }
       const double sum = t.count + t.exp;
-      // softmax: D = sum(g y) = (g_max + g_rest) / S.
-      // log_softmax: G = sum(g) = g_max + g_rest.
-      const double all = t.grad_max + t.grad_rest;
-      inv_sum[i] =
-          static_cast<T>(t.bad ? kNaN : 1 / (sum * kExpScale<T> * factors[i]));
-      total[i] = static_cast<T>(kLog ? all : all / sum);
-      if (!t.bad && t.count == 1) {
-        // The max element (e = 1, p = 1 / S, 1 - p = R / S), read before
-        // gx may overwrite g: softmax p (g - D) = (g R - g_rest) / S^2,
-        // log_softmax g (1 - p) - p g_rest = (g R - g_rest) / S.
+      inv_sum[i] = 1 / (sum * kExpScale<T>);
+      if (kLog) {
+        total_hi[i] = t.grad_all;
+        total_lo[i] = t.grad_all_lo;
+      } else {
+        // (hi + lo) / S: the quotient's rounding error goes to the low part.
+        total_hi[i] = t.grad_all / sum;
+        total_lo[i] =
+            (std::fma(-total_hi[i], sum, t.grad_all) + t.grad_all_lo) / sum;
+      }
+      if (t.count == 1) {
+        // The max element (e = 1, p = 1 / S, 1 - p = R / S): softmax
+        // p (g - D) = (g R - g_rest) / S^2, log_softmax g (1 - p) - p g_rest
+        // = (g R - g_rest) / S.
+        single_at[i] = t.max_at;
         const double diff = g_in[t.max_at] * t.exp - t.grad_rest;
-        dominant[i] = static_cast<T>(kLog ? diff / sum : diff / sum / sum);
+        single[i] = static_cast<S>(kLog ? diff / sum : diff / sum / sum);
       }
     }
     const VT<T> inv = SliceVector(g, inv_sum);
-    const VT<T> tot = SliceVector(g, total);
+    const VT<T> hi = SliceVector(g, total_hi);
+    const VT<T> lo = SliceVector(g, total_lo);
     for (size_t k = 0; k < g.steps; ++k) {
       const VT<T> p = hn::Mul(hn::Load(d, e + k * lanes), inv);
       const VT<T> gv = LoadStep(g, g_in, k, T{0});
-      // softmax: p (g - D); log_softmax: g - p G.
-      StoreStep(kLog ? hn::NegMulAdd(p, tot, gv) : hn::Mul(p, hn::Sub(gv, tot)),
-                g, out, k);
+      // softmax: p ((g - D_hi) - D_lo); log_softmax: (g - p G_hi) - p G_lo.
+      // Where they cancel the first difference is exact (Sterbenz; with
+      // FMA for log_softmax), so only the errors of p and of the sums count.
+      StoreStep<T>(kLog ? hn::NegMulAdd(p, lo, hn::NegMulAdd(p, hi, gv))
+                        : hn::Mul(p, hn::Sub(hn::Sub(gv, hi), lo)),
+                   g, out, k);
     }
     for (size_t i = 0; i < g.Slices(); ++i) {
-      if (!totals[i].bad && totals[i].count == 1) {
-        out[totals[i].max_at] = dominant[i];
-      }
+      if (single_at[i] != kNoElement) out[single_at[i]] = single[i];
     }
   });
 }
@@ -796,7 +965,7 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
   auto p_row = hwy::AllocateAligned<double>(len);
   auto q_row = hwy::AllocateAligned<double>(len);
   ForEachSliceGroup<T>(s, [&](const SliceGroup g) {
-    const VT<T> m = SliceMax(g, x);
+    const VT<T> m = SliceMax<T>(g, x);
     ExpSums<T> sums;
     ExpPass</*kSplit=*/true, GradSum::kNone, /*kStore=*/true>(
         g, x, x, m, scratch.get(), sums);
@@ -810,6 +979,20 @@ void SoftmaxJacobian(const T* x, T* jac, const SliceShape& s) {
     for (size_t l = 0; l < g.Slices(); ++l) {
       const SliceTotals& t = totals[l];
       T* out = jac + (first_slice + l) * len * len;
+      const size_t infinity_at = t.bad ? LoneInfinity(g, x, l) : kNoElement;
+      if (infinity_at != kNoElement) {
+        // At p = the indicator of k: softmax's y_i (delta_ij - y_j) is 0
+        // everywhere, log_softmax's delta_ij - p_j is 0 at [k][k], -1 down
+        // column k and the identity elsewhere.
+        for (size_t i = 0; i < len; ++i) {
+          for (size_t j = 0; j < len; ++j) {
+            out[i * len + j] =
+                kLog ? static_cast<T>(i == j) - static_cast<T>(j == infinity_at)
+                     : T{0};
+          }
+        }
+        continue;
+      }
       if (t.bad) {
         std::fill(out, out + len * len, std::numeric_limits<T>::quiet_NaN());
         continue;

@@ -7,6 +7,7 @@
 // dominates. Extended precision alone would not do: 1 - y_max and log S
 // cancel for any precision once the other elements are small enough.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -15,7 +16,7 @@
 namespace actserve::softmax_reference {
 
 struct Slice {
-  bool bad = false;      // NaN, +inf or only -inf: every output is NaN
+  bool bad = false;      // NaN, several +inf or only -inf: every output is NaN
   long double rest = 0;  // R: sum of exp(x - max) below the max
   long double sum = 0;   // S = c + R
   long double log_sum = 0;
@@ -28,6 +29,21 @@ inline Slice Analyze(const long double* x, size_t k) {
   for (size_t i = 0; i < k; ++i) {
     if (std::isnan(x[i])) s.bad = true;
     if (x[i] > m) m = x[i];
+  }
+  if (!s.bad && m == std::numeric_limits<long double>::infinity() &&
+      std::count(x, x + k, m) == 1) {
+    // The limit x_k -> +inf (see core/kernels/softmax-inl.h): p is the
+    // indicator of the +inf, log S - max tends to 0.
+    s.sum = 1;
+    s.d_hi.assign(k, -std::numeric_limits<long double>::infinity());
+    s.d_lo.assign(k, 0);
+    s.p.assign(k, 0);
+    s.q.assign(k, 1);
+    const size_t at = std::find(x, x + k, m) - x;
+    s.d_hi[at] = 0;
+    s.p[at] = 1;
+    s.q[at] = 0;
+    return s;
   }
   if (s.bad || !std::isfinite(m)) {
     s.bad = true;

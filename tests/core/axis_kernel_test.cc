@@ -48,12 +48,15 @@ const AxisKernels<T>& KernelsFor(const ActivationDef& def) {
   }
 }
 
-// One slice's values, by kind: random at several scales, extremes, ties.
+constexpr size_t kSliceKinds = 16;
+
+// One slice's values, by kind: random at several scales, extremes, ties,
+// and the +inf, -inf and NaN cases.
 template <typename T>
 std::vector<double> SliceValues(size_t k, size_t slice, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> unit(-1, 1);
   std::vector<double> v(k);
-  const int kind = static_cast<int>(slice % 12);
+  const int kind = static_cast<int>(slice % kSliceKinds);
   for (size_t i = 0; i < k; ++i) {
     switch (kind) {
       case 0:
@@ -75,8 +78,11 @@ std::vector<double> SliceValues(size_t k, size_t slice, std::mt19937_64& rng) {
       case 6:  // ties
         v[i] = std::round(2 * unit(rng));
         break;
-      case 7:  // all equal
-        v[i] = 0.75;
+      case 7:  // all equal (the issue's case: 1 - y = 0 exactly)
+        v[i] = -3.2366841587980244;
+        break;
+      case 15:  // equal but for the last bits: y nearly 1 / k, inexact
+        v[i] = 0.75 + 1e-6 * unit(rng);
         break;
       default:
         v[i] = 3 * unit(rng);
@@ -87,7 +93,7 @@ std::vector<double> SliceValues(size_t k, size_t slice, std::mt19937_64& rng) {
     case 8:
       v[k / 3] = -kInf;
       break;
-    case 9:
+    case 9:  // one +inf: the limit
       v[k - 1] = kInf;
       break;
     case 10:
@@ -96,8 +102,53 @@ std::vector<double> SliceValues(size_t k, size_t slice, std::mt19937_64& rng) {
     case 11:
       std::fill(v.begin(), v.end(), -kInf);
       break;
+    case 12:  // two +inf (one where k == 1): NaN
+      v[0] = kInf;
+      v[k - 1] = kInf;
+      break;
+    case 13:  // +inf and NaN: NaN
+      v[k / 2] = kInf;
+      v[k - 1] = kNaN;
+      break;
+    case 14:  // one +inf among -inf: the limit
+      std::fill(v.begin(), v.end(), -kInf);
+      v[k / 3] = kInf;
+      break;
   }
   return v;
+}
+
+// One slice's upstream gradient, by a kind drawn at random: moderate, every
+// magnitude from T's smallest subnormal to 1e30 with both signs, all equal
+// (softmax's backward is then exactly 0) or equal but for the last bits.
+template <typename T>
+std::vector<double> SliceGradient(size_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> exponent(
+      std::log2(std::numeric_limits<T>::denorm_min()), std::log2(1e30));
+  std::uniform_real_distribution<double> unit(-1, 1);
+  const auto any = [&] {
+    return std::copysign(std::exp2(exponent(rng)), unit(rng));
+  };
+  std::vector<double> g(n);
+  const double common = any();
+  const int kind = static_cast<int>(rng() % 4);
+  for (double& v : g) {
+    switch (kind) {
+      case 0:
+        v = 2 * unit(rng);
+        break;
+      case 1:
+        v = any();
+        break;
+      case 2:
+        v = common;
+        break;
+      default:
+        v = common * (1 + std::ldexp(unit(rng), -20));
+        break;
+    }
+  }
+  return g;
 }
 
 struct Shape {
@@ -137,9 +188,13 @@ Case<T> MakeCase(const Shape& sh, size_t pieces, uint64_t seed) {
       c.x[c.At(s, i, sh.axis_len)] = static_cast<T>(v[i]);
     }
   }
-  std::uniform_real_distribution<double> grad(-2, 2);
   c.g.resize(c.Slices() * c.OutLen());
-  for (T& gv : c.g) gv = static_cast<T>(grad(rng));
+  for (size_t s = 0; s < c.Slices(); ++s) {
+    const std::vector<double> g = SliceGradient<T>(c.OutLen(), rng);
+    for (size_t i = 0; i < g.size(); ++i) {
+      c.g[c.At(s, i, c.OutLen())] = static_cast<T>(g[i]);
+    }
+  }
   return c;
 }
 
@@ -160,13 +215,70 @@ std::vector<long double> ReferenceJacobian(const ActivationDef& def,
   return jac;
 }
 
-// |got - ref| in ULP of max(|ref|, scale); NaN must match NaN.
+// A backward result against its declared bound: `ulp` ULP of the exact
+// value plus `cancel_ulp` ULP of the terms' scale sum_i |g_i J[i][j]|.
+struct BackwardError {
+  long double relative;  // the error less the cancellation allowance, in ULP
+  long double cancel;    // the error less the relative allowance, in ULP of
+                         // the scale
+  bool within;
+};
+
 template <typename T>
-long double ScaledError(T got, long double ref, long double scale) {
-  if (std::isnan(ref) || std::isnan(got) || std::isinf(ref)) {
-    return UlpError<T>(got, ref);
+BackwardError CheckBackward(T got, long double ref, long double scale,
+                            double ulp, double cancel_ulp) {
+  const long double err = UlpError<T>(got, ref);
+  if (std::isnan(ref) || std::isnan(got) || std::isinf(ref) ||
+      std::isinf(got) || std::isinf(err)) {
+    return {err, err, err == 0};
   }
-  return std::fabs(got - ref) / UlpOf<T>(std::max(std::fabs(ref), scale));
+  const long double abs_err = std::fabs(got - ref);
+  const long double ref_ulp = UlpOf<T>(ref), scale_ulp = UlpOf<T>(scale);
+  return {std::max(0.0L, (abs_err - cancel_ulp * scale_ulp) / ref_ulp),
+          std::max(0.0L, (abs_err - ulp * ref_ulp) / scale_ulp),
+          abs_err <= ulp * ref_ulp + cancel_ulp * scale_ulp};
+}
+
+// A declared figure is stale when the sweep's worst case uses less than
+// 1 / slack of it. The relative ULP figures are measured maxima, and the
+// sweeps reach each function's worst region (exponent underflow, ties,
+// dominance): slack 2. The cancellation figures are derived bounds (the
+// error of p times the terms, see core/kernels/softmax-inl.h), whose worst
+// case needs every element's rounding to align: in double these sweeps
+// reach 1.2 to 1.6 ULP of the terms against a declared 4.5, and a one-off
+// run of 2e5 slices cancelled the same way reached 2.1: slack 4. In float the
+// figure is not checked for staleness: its part of the error shows only
+// where the exact result is below ~2^-47 of the terms, which a float g
+// rarely allows (rounding g_j to float leaves ~2^-24 of them); the 2e5
+// slices reached 2.9e-9 ULP against a declared 8e-9.
+void ExpectNotStale(const char* what, double declared, long double measured,
+                    double slack) {
+  EXPECT_LE(declared, slack * measured)
+      << what << ": declared " << declared << ", measured at most "
+      << static_cast<double>(measured) << "; update the activation's file";
+}
+
+// In every third slice of a softmax-like case, g at one element j is set
+// so that the exact gx_j = sum_i g_i J[i][j] is about 0: the deepest
+// cancellation, with p inexact (the backward's worst case).
+template <typename T>
+void CancelSomeResults(const ActivationDef& def, Case<T>& c) {
+  const size_t k = c.shape.axis_len;
+  // Every third: across the slices every kind of SliceValues comes up.
+  for (size_t s = 2; s < c.Slices(); s += 3) {
+    const std::vector<long double> xs = c.Gather(c.x, s, k);
+    const std::vector<long double> gs = c.Gather(c.g, s, k);
+    const std::vector<long double> jac = ReferenceJacobian(def, xs, 1);
+    const size_t j = s / 3 % k;
+    long double others = 0;
+    for (size_t i = 0; i < k; ++i) {
+      if (i != j) others += gs[i] * jac[i * k + j];
+    }
+    // Within the range of g the sweeps promise (a dominant j has a tiny
+    // J[j][j]).
+    const T g_j = static_cast<T>(-others / jac[j * k + j]);
+    if (std::fabs(g_j) <= 1e30) c.g[c.At(s, j, k)] = g_j;
+  }
 }
 
 std::vector<Shape> TestShapes(bool with_large) {
@@ -212,15 +324,20 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
         sh.axis_len *= fixed_pieces != 0 ? fixed_pieces : 2 + sh.axis_len % 2;
       }
     }
+    const double cancel_tolerance = sizeof(T) == 4
+                                        ? d.accuracy.backward_cancel_ulp_f32
+                                        : d.accuracy.backward_cancel_ulp_f64;
+    long double worst_all = 0, worst_cancel_all = 0;
     ForEachTarget([&](const char* target) {
-      long double worst[3] = {0, 0, 0};
+      long double worst[3] = {0, 0, 0}, worst_cancel = 0;
       uint64_t seed = 1;
       for (const Shape& sh : shapes) {
         const size_t pieces = !grouped               ? size_t{1}
                               : fixed_pieces != 0    ? fixed_pieces
                               : sh.axis_len % 3 == 0 ? 3
                                                      : 2;
-        const Case<T> c = MakeCase<T>(sh, pieces, seed++);
+        Case<T> c = MakeCase<T>(sh, pieces, seed++);
+        if (!grouped) CancelSomeResults(d, c);
         const size_t k = sh.axis_len, out_len = c.OutLen();
         std::vector<T> y(c.Slices() * out_len), gx(c.x.size());
         const size_t deriv_len = grouped ? k : k * k;
@@ -239,7 +356,7 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
             ADD_FAILURE() << d.name << " " << mode << " "
                           << (sizeof(T) == 4 ? "f32" : "f64") << " shape ["
                           << sh.outer << ", " << k << ", " << sh.inner
-                          << "] slice " << s << " (kind " << s % 12
+                          << "] slice " << s << " (kind " << s % kSliceKinds
                           << ") element " << i << ": got " << got << " want "
                           << static_cast<double>(ref) << ", "
                           << static_cast<double>(err) << " ulp";
@@ -257,8 +374,7 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
             worst[1] = std::max(worst[1], err);
             if (err > tolerance) return fail("derivative", i, got, ref, err);
           }
-          // Backward against J^T g, in ULP of the terms' scale
-          // sum_i |g_i J[i][j]| where g_j - sum(g y) cancels.
+          // Backward against J^T g, with the allowance for cancellation.
           for (size_t j = 0; j < k; ++j) {
             long double ref = 0, scale = 0;
             for (size_t i = 0; i < out_len; ++i) {
@@ -266,19 +382,30 @@ class AxisKernelTest : public ::testing::TestWithParam<const ActivationDef*> {
               scale += std::fabs(gs[i] * jac[i * k + j]);
             }
             const T got = gx[c.At(s, j, k)];
-            const long double err = ScaledError<T>(got, ref, scale);
-            worst[2] = std::max(worst[2], err);
-            if (err > tolerance) return fail("backward", j, got, ref, err);
+            const BackwardError err =
+                CheckBackward<T>(got, ref, scale, tolerance, cancel_tolerance);
+            worst[2] = std::max(worst[2], err.relative);
+            worst_cancel = std::max(worst_cancel, err.cancel);
+            if (!err.within) {
+              return fail("backward", j, got, ref, err.relative);
+            }
           }
         }
       }
       std::printf(
           "[ measured ] %s %s %s: forward %.2f, derivative %.2f, "
-          "backward %.2f ulp\n",
+          "backward %.2f ulp, cancelling backward %.3g ulp of the terms\n",
           std::string(d.name).c_str(), target, sizeof(T) == 4 ? "f32" : "f64",
           static_cast<double>(worst[0]), static_cast<double>(worst[1]),
-          static_cast<double>(worst[2]));
+          static_cast<double>(worst[2]), static_cast<double>(worst_cancel));
+      worst_all = std::max({worst_all, worst[0], worst[1], worst[2]});
+      worst_cancel_all = std::max(worst_cancel_all, worst_cancel);
     });
+    ExpectNotStale("ulp", tolerance, worst_all, 2);
+    if (sizeof(T) == 8) {
+      ExpectNotStale("backward_cancel_ulp", cancel_tolerance, worst_cancel_all,
+                     4);
+    }
   }
 };
 
@@ -292,6 +419,67 @@ TEST_P(GroupedKernelTest, PiecesOfFour) {
   ASSERT_EQ(def().kind, ActivationKind::kGrouped);
   CheckShapes<float>(4);
   CheckShapes<double>(4);
+}
+
+// The cases of issue 9, exactly: limits at one +inf, and backward results
+// whose exact value is far from zero although g_j nearly equals the slice's
+// weighted mean (relative error, no cancellation allowance: p is exact
+// there).
+TEST(SoftmaxFamily, LimitsAtOnePlusInfinity) {
+  const ActivationDef& softmax = *FindActivation("softmax");
+  const ActivationDef& log_softmax = *FindActivation("log_softmax");
+  const auto forward = [](const ActivationDef& def, std::vector<float> x) {
+    std::vector<float> y(x.size());
+    def.axis_f32.forward(x.data(), y.data(), {1, x.size(), 1, 1});
+    return y;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  ForEachTarget([&](const char*) {
+    EXPECT_EQ(forward(softmax, {inf, -1, 0}), (std::vector<float>{1, 0, 0}));
+    EXPECT_EQ(forward(softmax, {inf}), std::vector<float>{1});
+    EXPECT_EQ(forward(log_softmax, {inf, -inf, 0}),
+              (std::vector<float>{0, -inf, -inf}));
+    // log_softmax's backward there: g off the +inf, minus the others' sum
+    // on it.
+    const std::vector<float> x = {2, inf, -inf}, g = {0.5f, 3, -1.25f};
+    std::vector<float> gx(3);
+    log_softmax.axis_f32.backward(x.data(), g.data(), gx.data(), {1, 3, 1, 1});
+    EXPECT_EQ(gx, (std::vector<float>{0.5f, 0.75f, -1.25f}));
+    softmax.axis_f32.backward(x.data(), g.data(), gx.data(), {1, 3, 1, 1});
+    EXPECT_EQ(gx, (std::vector<float>{0, 0, 0}));
+  });
+}
+
+TEST(SoftmaxFamily, BackwardOfEqualEntriesIsRelativelyAccurate) {
+  const ActivationDef& log_softmax = *FindActivation("log_softmax");
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> dist(-1, 1);
+  const std::vector<double> x64(8, -3.2366841587980244);
+  std::vector<double> g64(8);
+  for (double& v : g64) v = dist(rng);
+  const std::vector<float> x32 = {-4.9476094f, -4.9476094f};
+  const std::vector<float> g32 = {-0.5064315f, -0.52888405f};
+  ForEachTarget([&](const char*) {
+    std::vector<double> gx64(8);
+    log_softmax.axis_f64.backward(x64.data(), g64.data(), gx64.data(),
+                                  {1, 8, 1, 1});
+    long double mean = 0;
+    for (double v : g64) mean += v / 8.0L;
+    for (size_t i = 0; i < 8; ++i) {
+      EXPECT_LE(UlpError<double>(gx64[i], g64[i] - mean),
+                log_softmax.accuracy.ulp_f64)
+          << i;
+    }
+    std::vector<float> gx32(2);
+    log_softmax.axis_f32.backward(x32.data(), g32.data(), gx32.data(),
+                                  {1, 2, 1, 1});
+    const long double half_diff =
+        (static_cast<long double>(g32[0]) - g32[1]) / 2;
+    EXPECT_LE(UlpError<float>(gx32[0], half_diff),
+              log_softmax.accuracy.ulp_f32);
+    EXPECT_LE(UlpError<float>(gx32[1], -half_diff),
+              log_softmax.accuracy.ulp_f32);
+  });
 }
 
 // Forward on long slices (the Jacobian would not fit: 4097^2 per slice).

@@ -34,6 +34,10 @@ TEST(CatalogTest, ListsEveryActivationWithItsRegistryRecord) {
     EXPECT_EQ(info.max_ulp_float32(), def.accuracy.ulp_f32);
     EXPECT_EQ(info.max_ulp_float64(), def.accuracy.ulp_f64);
     EXPECT_EQ(info.abs_error_near_roots(), def.accuracy.abs_near_root);
+    EXPECT_EQ(info.backward_cancel_ulp_float32(),
+              def.accuracy.backward_cancel_ulp_f32);
+    EXPECT_EQ(info.backward_cancel_ulp_float64(),
+              def.accuracy.backward_cancel_ulp_f64);
     ASSERT_EQ(info.modes_size(), 3);
     EXPECT_EQ(info.modes(0), v1::MODE_FORWARD);
     EXPECT_EQ(info.modes(1), v1::MODE_DERIVATIVE);
