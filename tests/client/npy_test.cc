@@ -1,8 +1,14 @@
 #include "client/npy.h"
 
-#include <cstring>
-#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -147,10 +153,19 @@ TEST(NpyTest, RejectsWhatItCannotRepresentWithAReason) {
       {"missing shape",
        NpyFile("{'descr': '<f4', 'fortran_order': False, }", f4x2), "needs"},
   };
+  // ReadNpyFile reads regular files its own way (header first, then the
+  // data straight into place), so both paths see every case.
+  const std::string path = ::testing::TempDir() + "/npy_reject_test.npy";
   for (const RejectCase& c : cases) {
     absl::StatusOr<NpyArray> array = ParseNpy(c.file, true);
     EXPECT_FALSE(array.ok()) << c.name;
     EXPECT_THAT(array.status().message(), HasSubstr(c.message)) << c.name;
+    std::ofstream(path, std::ios::binary) << c.file;
+    absl::StatusOr<NpyArray> from_file = ReadNpyFile(path, true);
+    EXPECT_FALSE(from_file.ok()) << c.name;
+    EXPECT_EQ(from_file.status().message(),
+              absl::StrCat(path, ": ", array.status().message()))
+        << c.name;
   }
 }
 
@@ -190,6 +205,18 @@ TEST(NpyTest, FilesRoundTripAndMissingFileIsNotFound) {
   absl::StatusOr<NpyArray> back = ReadNpyFile(path, false);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->data, array.data);
+  EXPECT_EQ(back->shape, array.shape);
+  // Not a regular file: read to its end, then parsed as a whole.
+  std::ifstream pipe_source(path, std::ios::binary);
+  const std::string fifo = ::testing::TempDir() + "/npy_test.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer(
+      [&] { std::ofstream(fifo, std::ios::binary) << pipe_source.rdbuf(); });
+  absl::StatusOr<NpyArray> piped = ReadNpyFile(fifo, false);
+  writer.join();
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_EQ(piped->data, array.data);
   EXPECT_EQ(ReadNpyFile(path + ".missing", false).status().code(),
             absl::StatusCode::kNotFound);
 }
