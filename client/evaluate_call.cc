@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "client/chunk_assembler.h"
 #include "client/status_conversion.h"
 #include "client/tensor.h"
 #include "grpcpp/client_context.h"
@@ -39,7 +38,9 @@ class ProgressCounter {
 // Gathers what either RPC sends back for the one tensor of a request.
 class ResultCollector {
  public:
-  ResultCollector(ProgressCounter& counter, bool streamed) : counter_(counter) {
+  ResultCollector(ProgressCounter& counter, bool streamed,
+                  const OutputAllocator& allocate)
+      : counter_(counter), output_(allocate) {
     result_.streamed = streamed;
   }
 
@@ -100,7 +101,8 @@ absl::StatusOr<EvaluationResult> EvaluateUnary(
   std::unique_ptr<grpc::ClientReaderInterface<v1::EvaluateResponse>> reader =
       stub.Evaluate(&context, message);
 
-  ResultCollector collector(counter, /*streamed=*/false);
+  ResultCollector collector(counter, /*streamed=*/false,
+                            options.output_allocator);
   absl::Status protocol_error;
   bool request_counted = false;
   v1::EvaluateResponse response;
@@ -196,7 +198,8 @@ absl::StatusOr<EvaluationResult> EvaluateStreaming(
   // overlap, or both sides would wait on full flow-control windows.
   std::thread writer([&] { WriteStream(*stream, request, options, counter); });
 
-  ResultCollector collector(counter, /*streamed=*/true);
+  ResultCollector collector(counter, /*streamed=*/true,
+                            options.output_allocator);
   absl::Status protocol_error;
   v1::EvaluateStreamResponse response;
   while (protocol_error.ok() && stream->Read(&response)) {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actserve/v1/actserve.grpc.pb.h"
+#include "client/chunk_assembler.h"
 #include "client/progress_bar.h"
 
 namespace actserve::client {
@@ -39,6 +40,8 @@ struct TransferOptions {
   // response chunk size asked for; 0 lets the server choose its default.
   int64_t chunk_bytes = 1 << 20;
   TransferProgress* progress = nullptr;  // may be null
+  // Where the output goes; unset: EvaluationResult::output's data.
+  OutputAllocator output_allocator;
 };
 
 // Evaluates over Evaluate or EvaluateStream, whichever the size calls for.

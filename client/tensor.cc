@@ -47,25 +47,27 @@ v1::Tensor TensorFromNpy(NpyArray array) {
   return tensor;
 }
 
-absl::StatusOr<NpyArray> NpyFromTensor(v1::Tensor tensor) {
-  NpyArray array;
-  switch (tensor.dtype()) {
+absl::StatusOr<NpyType> NpyTypeOf(v1::DType dtype) {
+  switch (dtype) {
     case v1::DTYPE_FLOAT16:
-      array.type = NpyType::kFloat16;
-      break;
+      return NpyType::kFloat16;
     case v1::DTYPE_FLOAT32:
-      array.type = NpyType::kFloat32;
-      break;
+      return NpyType::kFloat32;
     case v1::DTYPE_FLOAT64:
-      array.type = NpyType::kFloat64;
-      break;
+      return NpyType::kFloat64;
     case v1::DTYPE_BFLOAT16:
-      array.type = NpyType::kBFloat16;
-      break;
+      return NpyType::kBFloat16;
     default:
       return absl::InvalidArgumentError(
-          absl::StrCat("the server sent an unknown dtype ", tensor.dtype()));
+          absl::StrCat("the server sent an unknown dtype ", dtype));
   }
+}
+
+absl::StatusOr<NpyArray> NpyFromTensor(v1::Tensor tensor) {
+  absl::StatusOr<NpyType> type = NpyTypeOf(tensor.dtype());
+  if (!type.ok()) return type.status();
+  NpyArray array;
+  array.type = *type;
   array.shape.assign(tensor.shape().begin(), tensor.shape().end());
   array.data = std::move(*tensor.mutable_data());
   return array;

@@ -17,6 +17,8 @@ int64_t ElementCount(const v1::Tensor& tensor);
 // Moves the array's bytes into a Tensor: their layouts are the same.
 v1::Tensor TensorFromNpy(NpyArray array);
 absl::StatusOr<NpyArray> NpyFromTensor(v1::Tensor tensor);
+// The .npy element type of a received dtype.
+absl::StatusOr<NpyType> NpyTypeOf(v1::DType dtype);
 
 }  // namespace actserve::client
 

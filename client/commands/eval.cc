@@ -15,6 +15,7 @@
 #include "client/commands/command_line.h"
 #include "client/commands/commands.h"
 #include "client/evaluate_call.h"
+#include "client/mapped_npy_file.h"
 #include "client/npy.h"
 #include "client/progress_bar.h"
 #include "client/tensor.h"
@@ -49,12 +50,10 @@ std::string ParamGradPath(const std::string& path, const std::string& name,
   return absl::StrCat(stem, ".", name, ".npy");
 }
 
+// The output went to flags.out as it arrived (see Eval); this reports it
+// and writes the parameter gradients.
 absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
   const std::string shape = absl::StrJoin(result.output.shape(), ", ");
-  absl::StatusOr<NpyArray> output = NpyFromTensor(std::move(result.output));
-  if (!output.ok()) return output.status();
-  absl::Status status = WriteNpyFile(flags.out, *output);
-  if (!status.ok()) return status;
   if (!flags.quiet) {
     std::printf("%s: shape [%s], via %s, %lld us of compute\n",
                 flags.out.c_str(), shape.c_str(),
@@ -81,7 +80,7 @@ absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
     if (!array.ok()) return array.status();
     const std::string path =
         ParamGradPath(flags.param_grad_out, gradient.name(), several);
-    status = WriteNpyFile(path, *array);
+    absl::Status status = WriteNpyFile(path, *array);
     if (!status.ok()) return status;
     if (!flags.quiet) {
       std::printf("%s: gradient of %s\n", path.c_str(),
@@ -126,9 +125,30 @@ absl::Status Eval(const EvalFlags& flags) {
     progress.emplace(stderr);
     transfer.progress = &*progress;
   }
+  // The output is written into the file as it arrives.
+  std::unique_ptr<MappedNpyFile> output;
+  transfer.output_allocator = [&](const v1::TensorHeader& header,
+                                  int64_t bytes) -> absl::StatusOr<char*> {
+    absl::StatusOr<NpyType> type = NpyTypeOf(header.dtype());
+    if (!type.ok()) return type.status();
+    NpyArray layout;
+    layout.shape.assign(header.shape().begin(), header.shape().end());
+    layout.type = *type;
+    absl::StatusOr<std::unique_ptr<MappedNpyFile>> file =
+        MappedNpyFile::Create(flags.out, layout, bytes);
+    if (!file.ok()) return file.status();
+    output = *std::move(file);
+    return output->data();
+  };
   absl::StatusOr<EvaluationResult> result = Evaluate(*stub, request, transfer);
   progress.reset();  // ends the bar's line before anything else prints
-  if (!result.ok()) return result.status();
+  const bool created = output != nullptr;
+  output.reset();
+  if (!result.ok()) {
+    // No half-written output left behind.
+    if (created) std::remove(flags.out.c_str());
+    return result.status();
+  }
   return WriteResult(flags, *std::move(result));
 }
 

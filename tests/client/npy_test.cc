@@ -5,10 +5,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/mapped_npy_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -219,6 +221,29 @@ TEST(NpyTest, FilesRoundTripAndMissingFileIsNotFound) {
   EXPECT_EQ(piped->data, array.data);
   EXPECT_EQ(ReadNpyFile(path + ".missing", false).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(MappedNpyFileTest, WritesAFileThatReadsBack) {
+  const std::string path = ::testing::TempDir() + "/mapped_test.npy";
+  NpyArray layout;
+  layout.type = NpyType::kFloat32;
+  layout.shape = {2, 2};
+  const std::string data = FloatBytes({1, 2, 3, 4});
+  {
+    absl::StatusOr<std::unique_ptr<MappedNpyFile>> file =
+        MappedNpyFile::Create(path, layout, data.size());
+    ASSERT_TRUE(file.ok()) << file.status();
+    std::memcpy((*file)->data(), data.data(), data.size());
+  }
+  absl::StatusOr<NpyArray> back = ReadNpyFile(path, false);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->shape, layout.shape);
+  EXPECT_EQ(back->data, data);
+  EXPECT_EQ(MappedNpyFile::Create(::testing::TempDir() + "/no/such/dir.npy",
+                                  layout, data.size())
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace
