@@ -10,6 +10,7 @@
 #include "actserve/v1/actserve.grpc.pb.h"
 #include "client/chunk_assembler.h"
 #include "client/progress_bar.h"
+#include "client/tensor.h"
 
 namespace actserve::client {
 
@@ -17,9 +18,11 @@ namespace actserve::client {
 struct EvaluationRequest {
   v1::ActivationSpec activation;
   v1::Mode mode = v1::MODE_FORWARD;
-  v1::Tensor input;
+  TensorView input;
   // Backward mode only: shaped like the forward output.
-  std::optional<v1::Tensor> grad_output;
+  std::optional<TensorView> grad_output;
+  // The views' bytes must outlive the call: a streamed input is sent slice
+  // by slice from there, never copied whole.
 };
 
 struct EvaluationResult {

@@ -347,15 +347,25 @@ int64_t NpyArray::ElementCount() const {
   return count;
 }
 
-absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
-                                  bool uint16_as_bfloat16) {
+absl::StatusOr<NpyView> ParseNpyView(absl::string_view file,
+                                     bool uint16_as_bfloat16) {
   absl::StatusOr<Preamble> preamble = ParsePreamble(file, uint16_as_bfloat16);
   if (!preamble.ok()) return preamble.status();
   const absl::string_view data = file.substr(preamble->size);
   absl::Status status = CheckDataSize(*preamble, data.size());
   if (!status.ok()) return status;
-  preamble->array.data = std::string(data);
-  return std::move(preamble->array);
+  return NpyView{std::move(preamble->array.shape), preamble->array.type, data};
+}
+
+absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
+                                  bool uint16_as_bfloat16) {
+  absl::StatusOr<NpyView> view = ParseNpyView(file, uint16_as_bfloat16);
+  if (!view.ok()) return view.status();
+  NpyArray array;
+  array.shape = std::move(view->shape);
+  array.type = view->type;
+  array.data = std::string(view->data);
+  return array;
 }
 
 std::string SerializeNpyHeader(const NpyArray& array) {

@@ -26,23 +26,34 @@ int64_t ElementCount(const v1::Tensor& tensor) {
   return count;
 }
 
+v1::DType DTypeOf(NpyType type) {
+  switch (type) {
+    case NpyType::kFloat16:
+      return v1::DTYPE_FLOAT16;
+    case NpyType::kFloat32:
+      return v1::DTYPE_FLOAT32;
+    case NpyType::kFloat64:
+      return v1::DTYPE_FLOAT64;
+    case NpyType::kBFloat16:
+      return v1::DTYPE_BFLOAT16;
+  }
+  return v1::DTYPE_UNSPECIFIED;
+}
+
+TensorView ViewOf(const v1::Tensor& tensor) {
+  return TensorView{{tensor.shape().begin(), tensor.shape().end()},
+                    tensor.dtype(),
+                    tensor.data()};
+}
+
+TensorView ViewOf(const NpyView& array) {
+  return TensorView{array.shape, DTypeOf(array.type), array.data};
+}
+
 v1::Tensor TensorFromNpy(NpyArray array) {
   v1::Tensor tensor;
   tensor.mutable_shape()->Add(array.shape.begin(), array.shape.end());
-  switch (array.type) {
-    case NpyType::kFloat16:
-      tensor.set_dtype(v1::DTYPE_FLOAT16);
-      break;
-    case NpyType::kFloat32:
-      tensor.set_dtype(v1::DTYPE_FLOAT32);
-      break;
-    case NpyType::kFloat64:
-      tensor.set_dtype(v1::DTYPE_FLOAT64);
-      break;
-    case NpyType::kBFloat16:
-      tensor.set_dtype(v1::DTYPE_BFLOAT16);
-      break;
-  }
+  tensor.set_dtype(DTypeOf(array.type));
   *tensor.mutable_data() = std::move(array.data);
   return tensor;
 }

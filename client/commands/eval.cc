@@ -17,6 +17,7 @@
 #include "client/evaluate_call.h"
 #include "client/mapped_npy_file.h"
 #include "client/npy.h"
+#include "client/npy_input_file.h"
 #include "client/progress_bar.h"
 #include "client/tensor.h"
 
@@ -99,13 +100,15 @@ absl::Status Eval(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         "--grad is required with --mode=backward and only then");
   }
-  absl::StatusOr<NpyArray> input = ReadNpyFile(flags.in, flags.bf16);
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> input =
+      NpyInputFile::Open(flags.in, flags.bf16);
   if (!input.ok()) return input.status();
-  request.input = TensorFromNpy(*std::move(input));
+  request.input = ViewOf((*input)->array());
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> grad;
   if (!flags.grad.empty()) {
-    absl::StatusOr<NpyArray> grad = ReadNpyFile(flags.grad, flags.bf16);
+    grad = NpyInputFile::Open(flags.grad, flags.bf16);
     if (!grad.ok()) return grad.status();
-    request.grad_output = TensorFromNpy(*std::move(grad));
+    request.grad_output = ViewOf((*grad)->array());
   }
 
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
@@ -118,8 +121,8 @@ absl::Status Eval(const EvalFlags& flags) {
   // The bar draws over itself with \r, which only makes sense on a terminal.
   std::optional<ProgressBar> progress;
   const int64_t input_bytes =
-      request.input.data().size() +
-      (request.grad_output ? request.grad_output->data().size() : 0);
+      request.input.data.size() +
+      (request.grad_output ? request.grad_output->data.size() : 0);
   if (!flags.quiet && isatty(STDERR_FILENO) &&
       input_bytes >= kProgressMinBytes) {
     progress.emplace(stderr);

@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/mapped_npy_file.h"
+#include "client/npy_input_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -244,6 +246,38 @@ TEST(MappedNpyFileTest, WritesAFileThatReadsBack) {
                 .status()
                 .code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+TEST(NpyInputFileTest, MapsRegularFilesAndReadsPipes) {
+  const std::string path = ::testing::TempDir() + "/input_test.npy";
+  const std::string data = FloatBytes({1, 2, 3});
+  std::ofstream(path, std::ios::binary) << NpyFile(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", data);
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> mapped =
+      NpyInputFile::Open(path, false);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ((*mapped)->array().data, data);
+  EXPECT_EQ((*mapped)->array().shape, std::vector<int64_t>{3});
+
+  const std::string fifo = ::testing::TempDir() + "/input_test.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ifstream source(path, std::ios::binary);
+    std::ofstream(fifo, std::ios::binary) << source.rdbuf();
+  });
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> piped =
+      NpyInputFile::Open(fifo, false);
+  writer.join();
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_EQ((*piped)->array().data, data);
+
+  std::ofstream(path, std::ios::binary) << NpyFile(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", data);
+  EXPECT_THAT(NpyInputFile::Open(path, false).status().message(),
+              HasSubstr(path + ": truncated"));
+  EXPECT_EQ(NpyInputFile::Open(path + ".missing", false).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
