@@ -12,22 +12,23 @@
 namespace actserve::client {
 
 absl::StatusOr<std::unique_ptr<NpyInputFile>> NpyInputFile::Open(
-    const std::string& path, bool uint16_as_bfloat16) {
+    const std::string& path, bool uint16_as_bfloat16, bool may_map) {
   std::unique_ptr<NpyInputFile> input(new NpyInputFile);
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  // stat, not open: opening a pipe to look at it would consume its writer.
   struct stat info;
-  const bool mappable = fd >= 0 && ::fstat(fd, &info) == 0 &&
-                        S_ISREG(info.st_mode) && info.st_size > 0;
-  if (mappable) {
-    void* map = ::mmap(nullptr, info.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map != MAP_FAILED) {
-      input->map_ = map;
-      input->map_bytes_ = info.st_size;
-      // Read ahead: the whole file is about to be sent in order.
-      ::madvise(map, info.st_size, MADV_SEQUENTIAL);
+  if (may_map && ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd >= 0 && ::fstat(fd, &info) == 0 && info.st_size > 0) {
+      void* map = ::mmap(nullptr, info.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map != MAP_FAILED) {
+        input->map_ = map;
+        input->map_bytes_ = info.st_size;
+        // Read ahead: the whole file is about to be sent in order.
+        ::madvise(map, info.st_size, MADV_SEQUENTIAL);
+      }
     }
+    if (fd >= 0) ::close(fd);  // a mapping outlives its descriptor
   }
-  if (fd >= 0) ::close(fd);  // a mapping outlives its descriptor
   if (input->map_ == nullptr) {
     // Not mappable (a pipe, an empty file) or not openable: ReadNpyFile
     // reads it, or says why it cannot.

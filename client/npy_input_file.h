@@ -16,9 +16,11 @@ namespace actserve::client {
 // else (a pipe) is read whole.
 class NpyInputFile {
  public:
-  // Errors name `path`, as ReadNpyFile's do.
+  // Errors name `path`, as ReadNpyFile's do. `may_map` false reads the
+  // file whole: for a file that is about to be truncated (the output of the
+  // same call), whose mapped pages would vanish under the reader.
   static absl::StatusOr<std::unique_ptr<NpyInputFile>> Open(
-      const std::string& path, bool uint16_as_bfloat16);
+      const std::string& path, bool uint16_as_bfloat16, bool may_map = true);
 
   NpyInputFile(const NpyInputFile&) = delete;
   NpyInputFile& operator=(const NpyInputFile&) = delete;

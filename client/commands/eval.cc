@@ -1,4 +1,5 @@
 // actserve-client eval: one .npy file through an activation.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -51,6 +52,13 @@ std::string ParamGradPath(const std::string& path, const std::string& name,
   return absl::StrCat(stem, ".", name, ".npy");
 }
 
+// Whether both paths name one existing file.
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 // The output went to flags.out as it arrived (see Eval); this reports it
 // and writes the parameter gradients.
 absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
@@ -100,13 +108,16 @@ absl::Status Eval(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         "--grad is required with --mode=backward and only then");
   }
-  absl::StatusOr<std::unique_ptr<NpyInputFile>> input =
-      NpyInputFile::Open(flags.in, flags.bf16);
+  // --out is truncated when the output starts: an input that is the same
+  // file is read whole first.
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> input = NpyInputFile::Open(
+      flags.in, flags.bf16, /*may_map=*/!SameFile(flags.in, flags.out));
   if (!input.ok()) return input.status();
   request.input = ViewOf((*input)->array());
   absl::StatusOr<std::unique_ptr<NpyInputFile>> grad;
   if (!flags.grad.empty()) {
-    grad = NpyInputFile::Open(flags.grad, flags.bf16);
+    grad = NpyInputFile::Open(flags.grad, flags.bf16,
+                              /*may_map=*/!SameFile(flags.grad, flags.out));
     if (!grad.ok()) return grad.status();
     request.grad_output = ViewOf((*grad)->array());
   }

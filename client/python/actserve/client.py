@@ -1,10 +1,11 @@
 """Client: numpy arrays in, numpy arrays out, over gRPC.
 
-Every byte of a tensor is copied a bounded number of times, whatever its
-size: Debian's protobuf runtime (the C++ one) returns a fresh copy of a whole
-`bytes` field each time Python reads it, so inputs are sliced from a
-memoryview of the caller's array, never from a message, and each received
-chunk is read once, straight into one preallocated output array.
+Time and memory grow linearly with the array: Debian's protobuf runtime
+(the C++ one) returns a fresh copy of a whole `bytes` field each time Python
+reads it, so inputs are sliced from a memoryview of the caller's array,
+never from a message, and each received chunk goes once, straight into one
+preallocated output array. Over EvaluateStream the data messages skip the
+generated classes altogether (actserve._wire).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 import grpc
 import numpy as np
 import numpy.typing as npt
-
 from google.protobuf.message import DecodeError
 
 from actserve import _wire
