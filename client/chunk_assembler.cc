@@ -29,7 +29,15 @@ absl::Status ChunkAssembler::Add(const v1::OutputChunk& chunk) {
     }
     tensor_.mutable_shape()->CopyFrom(chunk.header().shape());
     tensor_.set_dtype(chunk.header().dtype());
-    tensor_.mutable_data()->resize(elements * item_size);
+    expected_bytes_ = elements * item_size;
+    if (allocate_) {
+      absl::StatusOr<char*> output = allocate_(chunk.header(), expected_bytes_);
+      if (!output.ok()) return output.status();
+      output_ = *output;
+    } else {
+      tensor_.mutable_data()->resize(expected_bytes_);
+      output_ = tensor_.mutable_data()->data();
+    }
     has_header_ = true;
   } else if (!has_header_) {
     return absl::InternalError("the server sent output data before its header");
@@ -55,7 +63,7 @@ absl::Status ChunkAssembler::Add(const v1::OutputChunk& chunk) {
     return absl::InternalError(absl::StrCat("the server sent element ",
                                             chunk.element_offset(), " twice"));
   }
-  chunk.data().copy(tensor_.mutable_data()->data() + begin, size);
+  chunk.data().copy(output_ + begin, size);
   if (next != received_.end() && next->first == end) {
     end = next->second;
     next = received_.erase(next);

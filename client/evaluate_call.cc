@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "client/chunk_assembler.h"
 #include "client/status_conversion.h"
 #include "client/tensor.h"
 #include "grpcpp/client_context.h"
@@ -17,8 +16,16 @@ namespace {
 constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
 int64_t RequestBytes(const EvaluationRequest& request) {
-  return request.input.data().size() +
-         (request.grad_output ? request.grad_output->data().size() : 0);
+  return request.input.data.size() +
+         (request.grad_output ? request.grad_output->data.size() : 0);
+}
+
+v1::Tensor ToTensor(const TensorView& view) {
+  v1::Tensor tensor;
+  tensor.mutable_shape()->Add(view.shape.begin(), view.shape.end());
+  tensor.set_dtype(view.dtype);
+  tensor.set_data(view.data.data(), view.data.size());
+  return tensor;
 }
 
 // Reports bytes to `progress` as they move; a null `progress` ignores them.
@@ -39,7 +46,9 @@ class ProgressCounter {
 // Gathers what either RPC sends back for the one tensor of a request.
 class ResultCollector {
  public:
-  ResultCollector(ProgressCounter& counter, bool streamed) : counter_(counter) {
+  ResultCollector(ProgressCounter& counter, bool streamed,
+                  const OutputAllocator& allocate)
+      : counter_(counter), output_(allocate) {
     result_.streamed = streamed;
   }
 
@@ -89,8 +98,10 @@ absl::StatusOr<EvaluationResult> EvaluateUnary(
   v1::EvaluateRequest message;
   *message.mutable_activation() = request.activation;
   message.set_mode(request.mode);
-  *message.add_inputs() = request.input;
-  if (request.grad_output) *message.add_grad_outputs() = *request.grad_output;
+  *message.add_inputs() = ToTensor(request.input);
+  if (request.grad_output) {
+    *message.add_grad_outputs() = ToTensor(*request.grad_output);
+  }
   message.set_chunk_bytes(options.chunk_bytes);
 
   ProgressCounter counter(options.progress);
@@ -100,7 +111,8 @@ absl::StatusOr<EvaluationResult> EvaluateUnary(
   std::unique_ptr<grpc::ClientReaderInterface<v1::EvaluateResponse>> reader =
       stub.Evaluate(&context, message);
 
-  ResultCollector collector(counter, /*streamed=*/false);
+  ResultCollector collector(counter, /*streamed=*/false,
+                            options.output_allocator);
   absl::Status protocol_error;
   bool request_counted = false;
   v1::EvaluateResponse response;
@@ -140,15 +152,16 @@ void WriteStream(
   v1::StreamHeader& header = *message.mutable_header();
   *header.mutable_activation() = request.activation;
   header.set_mode(request.mode);
-  header.mutable_shape()->CopyFrom(request.input.shape());
-  header.set_dtype(request.input.dtype());
+  header.mutable_shape()->Add(request.input.shape.begin(),
+                              request.input.shape.end());
+  header.set_dtype(request.input.dtype);
   header.set_chunk_bytes(options.chunk_bytes);
   if (!stream.Write(message)) return;
 
-  const int64_t item_size = ItemSize(request.input.dtype());
-  const int64_t x_elements = request.input.data().size() / item_size;
+  const int64_t item_size = ItemSize(request.input.dtype);
+  const int64_t x_elements = request.input.data.size() / item_size;
   const int64_t grad_elements =
-      request.grad_output ? request.grad_output->data().size() / item_size : 0;
+      request.grad_output ? request.grad_output->data.size() / item_size : 0;
   const int64_t chunk_elements = std::max<int64_t>(
       1, (options.chunk_bytes > 0 ? options.chunk_bytes : kDefaultChunkBytes) /
              item_size);
@@ -159,16 +172,18 @@ void WriteStream(
     message.Clear();
     v1::StreamData& data = *message.mutable_data();
     data.set_x_offset(x_begin);
-    data.set_x(request.input.data().substr(x_begin * item_size,
-                                           (x_end - x_begin) * item_size));
+    const absl::string_view x = request.input.data.substr(
+        x_begin * item_size, (x_end - x_begin) * item_size);
+    data.set_x(x.data(), x.size());
     if (request.grad_output) {
       const int64_t grad_begin =
           x_elements > 0 ? grad_elements * x_begin / x_elements : 0;
       const int64_t grad_end =
           x_elements > 0 ? grad_elements * x_end / x_elements : grad_elements;
       data.set_grad_offset(grad_begin);
-      data.set_grad_output(request.grad_output->data().substr(
-          grad_begin * item_size, (grad_end - grad_begin) * item_size));
+      const absl::string_view grad = request.grad_output->data.substr(
+          grad_begin * item_size, (grad_end - grad_begin) * item_size);
+      data.set_grad_output(grad.data(), grad.size());
     }
     const int64_t bytes = data.x().size() + data.grad_output().size();
     if (!stream.Write(message)) return;  // Finish() will say why.
@@ -181,7 +196,7 @@ void WriteStream(
 absl::StatusOr<EvaluationResult> EvaluateStreaming(
     v1::ActivationService::StubInterface& stub,
     const EvaluationRequest& request, const TransferOptions& options) {
-  if (ItemSize(request.input.dtype()) == 0) {
+  if (ItemSize(request.input.dtype) == 0) {
     return absl::InvalidArgumentError("the input has no dtype");
   }
   ProgressCounter counter(options.progress);
@@ -196,7 +211,8 @@ absl::StatusOr<EvaluationResult> EvaluateStreaming(
   // overlap, or both sides would wait on full flow-control windows.
   std::thread writer([&] { WriteStream(*stream, request, options, counter); });
 
-  ResultCollector collector(counter, /*streamed=*/true);
+  ResultCollector collector(counter, /*streamed=*/true,
+                            options.output_allocator);
   absl::Status protocol_error;
   v1::EvaluateStreamResponse response;
   while (protocol_error.ok() && stream->Read(&response)) {

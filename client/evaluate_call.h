@@ -8,7 +8,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actserve/v1/actserve.grpc.pb.h"
+#include "client/chunk_assembler.h"
 #include "client/progress_bar.h"
+#include "client/tensor.h"
 
 namespace actserve::client {
 
@@ -16,9 +18,11 @@ namespace actserve::client {
 struct EvaluationRequest {
   v1::ActivationSpec activation;
   v1::Mode mode = v1::MODE_FORWARD;
-  v1::Tensor input;
+  TensorView input;
   // Backward mode only: shaped like the forward output.
-  std::optional<v1::Tensor> grad_output;
+  std::optional<TensorView> grad_output;
+  // The views' bytes must outlive the call: a streamed input is sent slice
+  // by slice from there, never copied whole.
 };
 
 struct EvaluationResult {
@@ -39,6 +43,8 @@ struct TransferOptions {
   // response chunk size asked for; 0 lets the server choose its default.
   int64_t chunk_bytes = 1 << 20;
   TransferProgress* progress = nullptr;  // may be null
+  // Where the output goes; unset: EvaluationResult::output's data.
+  OutputAllocator output_allocator;
 };
 
 // Evaluates over Evaluate or EvaluateStream, whichever the size calls for.

@@ -1,8 +1,12 @@
 #include "client/npy.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <system_error>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -198,29 +202,17 @@ void AppendLittleEndian(uint32_t value, size_t bytes, std::string* out) {
   }
 }
 
-}  // namespace
+// Magic, version and the header's length field: enough to know where the
+// data starts.
+constexpr size_t kFixedPreambleBytes = kMagic.size() + 2 + 4;
 
-size_t NpyItemSize(NpyType type) {
-  switch (type) {
-    case NpyType::kFloat16:
-    case NpyType::kBFloat16:
-      return 2;
-    case NpyType::kFloat32:
-      return 4;
-    case NpyType::kFloat64:
-      return 8;
-  }
-  return 0;
-}
-
-int64_t NpyArray::ElementCount() const {
-  int64_t count = 1;
-  for (int64_t dim : shape) count *= dim;
-  return count;
-}
-
-absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
-                                  bool uint16_as_bfloat16) {
+// Where the header starts and ends (the data follows), from the file's first
+// kFixedPreambleBytes (or fewer for a short file, reported as truncated).
+struct PreambleExtent {
+  size_t header_start;
+  size_t end;
+};
+absl::StatusOr<PreambleExtent> FindPreamble(absl::string_view file) {
   if (!absl::StartsWith(file, kMagic)) {
     return absl::InvalidArgumentError("not a .npy file (bad magic string)");
   }
@@ -245,18 +237,38 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
   if (file.size() < header_start) {
     return absl::InvalidArgumentError("truncated .npy file (header length)");
   }
-  const size_t header_length =
-      ReadLittleEndian(file.substr(kMagic.size() + 2, length_bytes));
-  if (file.size() - header_start < header_length) {
+  return PreambleExtent{header_start,
+                        header_start + ReadLittleEndian(file.substr(
+                                           kMagic.size() + 2, length_bytes))};
+}
+
+// What the preamble (magic, version, header) says about the data after it.
+struct Preamble {
+  size_t size = 0;  // bytes before the data
+  std::string descr;
+  NpyArray array;  // shape and type; no data yet
+  uint64_t data_bytes = 0;
+};
+
+// Parses the preamble at the start of `file`, which may end anywhere after it.
+absl::StatusOr<Preamble> ParsePreamble(absl::string_view file,
+                                       bool uint16_as_bfloat16) {
+  absl::StatusOr<PreambleExtent> extent = FindPreamble(file);
+  if (!extent.ok()) return extent.status();
+  if (file.size() < extent->end) {
     return absl::InvalidArgumentError("truncated .npy file (header)");
   }
-  std::string descr;
+  Preamble preamble;
+  preamble.size = extent->end;
   bool fortran_order = false;
-  NpyArray array;
-  absl::Status status = HeaderReader(file.substr(header_start, header_length))
-                            .Read(&descr, &fortran_order, &array.shape);
+  NpyArray& array = preamble.array;
+  absl::Status status =
+      HeaderReader(
+          file.substr(extent->header_start, extent->end - extent->header_start))
+          .Read(&preamble.descr, &fortran_order, &array.shape);
   if (!status.ok()) return status;
-  absl::StatusOr<NpyType> type = TypeFromDescr(descr, uint16_as_bfloat16);
+  absl::StatusOr<NpyType> type =
+      TypeFromDescr(preamble.descr, uint16_as_bfloat16);
   if (!type.ok()) return type.status();
   array.type = *type;
   if (fortran_order && array.shape.size() > 1) {
@@ -272,14 +284,87 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
     }
     expected *= static_cast<uint64_t>(dim);
   }
-  const absl::string_view data = file.substr(header_start + header_length);
-  if (data.size() != expected) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        data.size() < expected ? "truncated" : "oversized",
-        " .npy file: shape (", absl::StrJoin(array.shape, ", "), ") of ", descr,
-        " needs ", expected, " data bytes, the file has ", data.size()));
+  preamble.data_bytes = expected;
+  return preamble;
+}
+
+absl::Status CheckDataSize(const Preamble& preamble, uint64_t data_bytes) {
+  if (data_bytes == preamble.data_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      data_bytes < preamble.data_bytes ? "truncated" : "oversized",
+      " .npy file: shape (", absl::StrJoin(preamble.array.shape, ", "), ") of ",
+      preamble.descr, " needs ", preamble.data_bytes,
+      " data bytes, the file has ", data_bytes));
+}
+
+// A regular file of `file_size` bytes: its size is checked against the
+// header before anything is allocated, and the data is read once, straight
+// into the array (a 256 MiB file otherwise costs seconds of copies and page
+// faults).
+absl::StatusOr<NpyArray> ReadRegularNpy(std::ifstream& in, uint64_t file_size,
+                                        bool uint16_as_bfloat16) {
+  std::string preamble_bytes(std::min<uint64_t>(file_size, kFixedPreambleBytes),
+                             '\0');
+  in.read(preamble_bytes.data(), preamble_bytes.size());
+  absl::StatusOr<PreambleExtent> extent = FindPreamble(preamble_bytes);
+  if (!extent.ok()) return extent.status();
+  const size_t fixed = preamble_bytes.size();
+  preamble_bytes.resize(std::min<uint64_t>(file_size, extent->end));
+  if (preamble_bytes.size() > fixed) {
+    in.read(preamble_bytes.data() + fixed, preamble_bytes.size() - fixed);
   }
-  array.data = std::string(data);
+  absl::StatusOr<Preamble> preamble =
+      ParsePreamble(preamble_bytes, uint16_as_bfloat16);
+  if (!preamble.ok()) return preamble.status();
+  absl::Status status = CheckDataSize(*preamble, file_size - preamble->size);
+  if (!status.ok()) return status;
+  NpyArray array = std::move(preamble->array);
+  array.data.resize(preamble->data_bytes);
+  in.seekg(static_cast<std::streamoff>(preamble->size));
+  in.read(array.data.data(), static_cast<std::streamsize>(array.data.size()));
+  if (!in) return absl::DataLossError("the file changed while it was read");
+  return array;
+}
+
+}  // namespace
+
+size_t NpyItemSize(NpyType type) {
+  switch (type) {
+    case NpyType::kFloat16:
+    case NpyType::kBFloat16:
+      return 2;
+    case NpyType::kFloat32:
+      return 4;
+    case NpyType::kFloat64:
+      return 8;
+  }
+  return 0;
+}
+
+int64_t NpyArray::ElementCount() const {
+  int64_t count = 1;
+  for (int64_t dim : shape) count *= dim;
+  return count;
+}
+
+absl::StatusOr<NpyView> ParseNpyView(absl::string_view file,
+                                     bool uint16_as_bfloat16) {
+  absl::StatusOr<Preamble> preamble = ParsePreamble(file, uint16_as_bfloat16);
+  if (!preamble.ok()) return preamble.status();
+  const absl::string_view data = file.substr(preamble->size);
+  absl::Status status = CheckDataSize(*preamble, data.size());
+  if (!status.ok()) return status;
+  return NpyView{std::move(preamble->array.shape), preamble->array.type, data};
+}
+
+absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
+                                  bool uint16_as_bfloat16) {
+  absl::StatusOr<NpyView> view = ParseNpyView(file, uint16_as_bfloat16);
+  if (!view.ok()) return view.status();
+  NpyArray array;
+  array.shape = std::move(view->shape);
+  array.type = view->type;
+  array.data = std::string(view->data);
   return array;
 }
 
@@ -322,10 +407,20 @@ absl::StatusOr<NpyArray> ReadNpyFile(const std::string& path,
                                      bool uint16_as_bfloat16) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  absl::StatusOr<NpyArray> array = ParseNpy(bytes, uint16_as_bfloat16);
+  std::error_code not_regular;
+  const uint64_t file_size = std::filesystem::file_size(path, not_regular);
+  absl::StatusOr<NpyArray> array;
+  if (not_regular) {
+    // A pipe (--in=/dev/stdin): its size is only known at its end.
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    if (in.bad()) {
+      return absl::DataLossError(absl::StrCat("cannot read ", path));
+    }
+    array = ParseNpy(bytes, uint16_as_bfloat16);
+  } else {
+    array = ReadRegularNpy(in, file_size, uint16_as_bfloat16);
+  }
   if (!array.ok()) {
     return absl::Status(array.status().code(),
                         absl::StrCat(path, ": ", array.status().message()));

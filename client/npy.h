@@ -33,6 +33,18 @@ struct NpyArray {
 absl::StatusOr<NpyArray> ParseNpy(absl::string_view file,
                                   bool uint16_as_bfloat16);
 
+// An array inside a buffer the caller keeps alive (e.g. a mapped file).
+struct NpyView {
+  std::vector<int64_t> shape;
+  NpyType type = NpyType::kFloat32;
+  absl::string_view data;
+};
+
+// ParseNpy without copying the data: the same checks; `data` points into
+// `file`.
+absl::StatusOr<NpyView> ParseNpyView(absl::string_view file,
+                                     bool uint16_as_bfloat16);
+
 // Version 1.0 when the header fits in 64 KiB (always, for sane ranks), else
 // 2.0, as numpy.save does.
 std::string SerializeNpy(const NpyArray& array);

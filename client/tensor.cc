@@ -26,46 +26,59 @@ int64_t ElementCount(const v1::Tensor& tensor) {
   return count;
 }
 
+v1::DType DTypeOf(NpyType type) {
+  switch (type) {
+    case NpyType::kFloat16:
+      return v1::DTYPE_FLOAT16;
+    case NpyType::kFloat32:
+      return v1::DTYPE_FLOAT32;
+    case NpyType::kFloat64:
+      return v1::DTYPE_FLOAT64;
+    case NpyType::kBFloat16:
+      return v1::DTYPE_BFLOAT16;
+  }
+  return v1::DTYPE_UNSPECIFIED;
+}
+
+TensorView ViewOf(const v1::Tensor& tensor) {
+  return TensorView{{tensor.shape().begin(), tensor.shape().end()},
+                    tensor.dtype(),
+                    tensor.data()};
+}
+
+TensorView ViewOf(const NpyView& array) {
+  return TensorView{array.shape, DTypeOf(array.type), array.data};
+}
+
 v1::Tensor TensorFromNpy(NpyArray array) {
   v1::Tensor tensor;
   tensor.mutable_shape()->Add(array.shape.begin(), array.shape.end());
-  switch (array.type) {
-    case NpyType::kFloat16:
-      tensor.set_dtype(v1::DTYPE_FLOAT16);
-      break;
-    case NpyType::kFloat32:
-      tensor.set_dtype(v1::DTYPE_FLOAT32);
-      break;
-    case NpyType::kFloat64:
-      tensor.set_dtype(v1::DTYPE_FLOAT64);
-      break;
-    case NpyType::kBFloat16:
-      tensor.set_dtype(v1::DTYPE_BFLOAT16);
-      break;
-  }
+  tensor.set_dtype(DTypeOf(array.type));
   *tensor.mutable_data() = std::move(array.data);
   return tensor;
 }
 
-absl::StatusOr<NpyArray> NpyFromTensor(v1::Tensor tensor) {
-  NpyArray array;
-  switch (tensor.dtype()) {
+absl::StatusOr<NpyType> NpyTypeOf(v1::DType dtype) {
+  switch (dtype) {
     case v1::DTYPE_FLOAT16:
-      array.type = NpyType::kFloat16;
-      break;
+      return NpyType::kFloat16;
     case v1::DTYPE_FLOAT32:
-      array.type = NpyType::kFloat32;
-      break;
+      return NpyType::kFloat32;
     case v1::DTYPE_FLOAT64:
-      array.type = NpyType::kFloat64;
-      break;
+      return NpyType::kFloat64;
     case v1::DTYPE_BFLOAT16:
-      array.type = NpyType::kBFloat16;
-      break;
+      return NpyType::kBFloat16;
     default:
       return absl::InvalidArgumentError(
-          absl::StrCat("the server sent an unknown dtype ", tensor.dtype()));
+          absl::StrCat("the server sent an unknown dtype ", dtype));
   }
+}
+
+absl::StatusOr<NpyArray> NpyFromTensor(v1::Tensor tensor) {
+  absl::StatusOr<NpyType> type = NpyTypeOf(tensor.dtype());
+  if (!type.ok()) return type.status();
+  NpyArray array;
+  array.type = *type;
   array.shape.assign(tensor.shape().begin(), tensor.shape().end());
   array.data = std::move(*tensor.mutable_data());
   return array;

@@ -11,6 +11,7 @@ ACTSERVE_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libsleef-dev
   prometheus-cpp-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
+  python3-venv python3-pip python3-setuptools
   nodejs openssl yamllint docker-compose
   golang-go golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc

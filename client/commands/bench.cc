@@ -95,9 +95,11 @@ absl::StatusOr<v1::Tensor> RandomTensor(const std::vector<int64_t>& shape,
   return tensor;
 }
 
+// The request views the random tensors, which live in *x and *grad.
 absl::StatusOr<EvaluationRequest> MakeRequest(const BenchFlags& flags,
                                               v1::ActivationService::Stub& stub,
-                                              const TransferOptions& transfer) {
+                                              const TransferOptions& transfer,
+                                              v1::Tensor* x, v1::Tensor* grad) {
   absl::StatusOr<EvaluationRequest> request =
       ParseRequestFlags(flags.fn, flags.params, flags.mode);
   if (!request.ok()) return request.status();
@@ -105,7 +107,8 @@ absl::StatusOr<EvaluationRequest> MakeRequest(const BenchFlags& flags,
   if (!shape.ok()) return shape.status();
   absl::StatusOr<v1::Tensor> input = RandomTensor(*shape, flags.dtype, 1);
   if (!input.ok()) return input.status();
-  request->input = *std::move(input);
+  *x = *std::move(input);
+  request->input = ViewOf(*x);
   if (request->mode == v1::MODE_BACKWARD) {
     // grad_output has the forward output's shape, which only the server
     // knows for every activation (maxout shrinks the axis): ask it once.
@@ -116,9 +119,11 @@ absl::StatusOr<EvaluationRequest> MakeRequest(const BenchFlags& flags,
     if (!forward.ok()) return forward.status();
     const std::vector<int64_t> out_shape(forward->output.shape().begin(),
                                          forward->output.shape().end());
-    absl::StatusOr<v1::Tensor> grad = RandomTensor(out_shape, flags.dtype, 2);
-    if (!grad.ok()) return grad.status();
-    request->grad_output = *std::move(grad);
+    absl::StatusOr<v1::Tensor> gradient =
+        RandomTensor(out_shape, flags.dtype, 2);
+    if (!gradient.ok()) return gradient.status();
+    *grad = *std::move(gradient);
+    request->grad_output = ViewOf(*grad);
   }
   return request;
 }
@@ -128,8 +133,8 @@ void RunWorker(v1::ActivationService::Stub& stub,
                const TransferOptions& transfer, absl::Time end,
                std::atomic<int64_t>* calls_left, WorkerStats* stats) {
   const int64_t request_bytes =
-      request.input.data().size() +
-      (request.grad_output ? request.grad_output->data().size() : 0);
+      request.input.data.size() +
+      (request.grad_output ? request.grad_output->data.size() : 0);
   while (absl::Now() < end && calls_left->fetch_sub(1) > 0) {
     const absl::Time start = absl::Now();
     absl::StatusOr<EvaluationResult> result = Evaluate(stub, request, transfer);
@@ -234,8 +239,9 @@ int RunBench(absl::Span<const std::string> args) {
   transfer.chunk_bytes = bench.chunk_bytes;
   transfer.stream_threshold_bytes =
       bench.streaming ? -1 : std::numeric_limits<int64_t>::max();
+  v1::Tensor x, grad;  // what the request views
   absl::StatusOr<EvaluationRequest> request =
-      MakeRequest(bench, *stub, transfer);
+      MakeRequest(bench, *stub, transfer, &x, &grad);
   if (!request.ok()) return ReportFailure("bench", request.status());
 
   std::atomic<int64_t> calls_left(

@@ -1,4 +1,5 @@
 // actserve-client eval: one .npy file through an activation.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,7 +16,9 @@
 #include "client/commands/command_line.h"
 #include "client/commands/commands.h"
 #include "client/evaluate_call.h"
+#include "client/mapped_npy_file.h"
 #include "client/npy.h"
+#include "client/npy_input_file.h"
 #include "client/progress_bar.h"
 #include "client/tensor.h"
 
@@ -49,12 +52,17 @@ std::string ParamGradPath(const std::string& path, const std::string& name,
   return absl::StrCat(stem, ".", name, ".npy");
 }
 
+// Whether both paths name one existing file.
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The output went to flags.out as it arrived (see Eval); this reports it
+// and writes the parameter gradients.
 absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
   const std::string shape = absl::StrJoin(result.output.shape(), ", ");
-  absl::StatusOr<NpyArray> output = NpyFromTensor(std::move(result.output));
-  if (!output.ok()) return output.status();
-  absl::Status status = WriteNpyFile(flags.out, *output);
-  if (!status.ok()) return status;
   if (!flags.quiet) {
     std::printf("%s: shape [%s], via %s, %lld us of compute\n",
                 flags.out.c_str(), shape.c_str(),
@@ -81,7 +89,7 @@ absl::Status WriteResult(const EvalFlags& flags, EvaluationResult result) {
     if (!array.ok()) return array.status();
     const std::string path =
         ParamGradPath(flags.param_grad_out, gradient.name(), several);
-    status = WriteNpyFile(path, *array);
+    absl::Status status = WriteNpyFile(path, *array);
     if (!status.ok()) return status;
     if (!flags.quiet) {
       std::printf("%s: gradient of %s\n", path.c_str(),
@@ -100,13 +108,18 @@ absl::Status Eval(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         "--grad is required with --mode=backward and only then");
   }
-  absl::StatusOr<NpyArray> input = ReadNpyFile(flags.in, flags.bf16);
+  // --out is truncated when the output starts: an input that is the same
+  // file is read whole first.
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> input = NpyInputFile::Open(
+      flags.in, flags.bf16, /*may_map=*/!SameFile(flags.in, flags.out));
   if (!input.ok()) return input.status();
-  request.input = TensorFromNpy(*std::move(input));
+  request.input = ViewOf((*input)->array());
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> grad;
   if (!flags.grad.empty()) {
-    absl::StatusOr<NpyArray> grad = ReadNpyFile(flags.grad, flags.bf16);
+    grad = NpyInputFile::Open(flags.grad, flags.bf16,
+                              /*may_map=*/!SameFile(flags.grad, flags.out));
     if (!grad.ok()) return grad.status();
-    request.grad_output = TensorFromNpy(*std::move(grad));
+    request.grad_output = ViewOf((*grad)->array());
   }
 
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
@@ -119,16 +132,37 @@ absl::Status Eval(const EvalFlags& flags) {
   // The bar draws over itself with \r, which only makes sense on a terminal.
   std::optional<ProgressBar> progress;
   const int64_t input_bytes =
-      request.input.data().size() +
-      (request.grad_output ? request.grad_output->data().size() : 0);
+      request.input.data.size() +
+      (request.grad_output ? request.grad_output->data.size() : 0);
   if (!flags.quiet && isatty(STDERR_FILENO) &&
       input_bytes >= kProgressMinBytes) {
     progress.emplace(stderr);
     transfer.progress = &*progress;
   }
+  // The output is written into the file as it arrives.
+  std::unique_ptr<MappedNpyFile> output;
+  transfer.output_allocator = [&](const v1::TensorHeader& header,
+                                  int64_t bytes) -> absl::StatusOr<char*> {
+    absl::StatusOr<NpyType> type = NpyTypeOf(header.dtype());
+    if (!type.ok()) return type.status();
+    NpyArray layout;
+    layout.shape.assign(header.shape().begin(), header.shape().end());
+    layout.type = *type;
+    absl::StatusOr<std::unique_ptr<MappedNpyFile>> file =
+        MappedNpyFile::Create(flags.out, layout, bytes);
+    if (!file.ok()) return file.status();
+    output = *std::move(file);
+    return output->data();
+  };
   absl::StatusOr<EvaluationResult> result = Evaluate(*stub, request, transfer);
   progress.reset();  // ends the bar's line before anything else prints
-  if (!result.ok()) return result.status();
+  const bool created = output != nullptr;
+  output.reset();
+  if (!result.ok()) {
+    // No half-written output left behind.
+    if (created) std::remove(flags.out.c_str());
+    return result.status();
+  }
   return WriteResult(flags, *std::move(result));
 }
 

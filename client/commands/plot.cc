@@ -67,12 +67,13 @@ absl::StatusOr<std::vector<double>> Sample(v1::ActivationService::Stub& stub,
   EvaluationRequest request;
   request.activation = spec;
   request.mode = mode;
-  request.input.add_shape(x.size());
-  request.input.add_shape(width);
-  request.input.set_dtype(v1::DTYPE_FLOAT64);
   std::vector<double> rows(x.size() * width, 0.0);
   for (size_t i = 0; i < x.size(); ++i) rows[i * width] = x[i];
-  request.input.set_data(rows.data(), rows.size() * sizeof(double));
+  request.input =
+      TensorView{{static_cast<int64_t>(x.size()), width},
+                 v1::DTYPE_FLOAT64,
+                 absl::string_view(reinterpret_cast<const char*>(rows.data()),
+                                   rows.size() * sizeof(double))};
   TransferOptions transfer;
   transfer.deadline = deadline;
   absl::StatusOr<EvaluationResult> result = Evaluate(stub, request, transfer);

@@ -21,6 +21,8 @@ const v1 = grpc.loadPackageDefinition(definition).actserve.v1;
 // more tensor bytes than this go over EvaluateStream.
 const DEFAULT_UNARY_LIMIT = 4 << 20;
 const MARGIN = 64 << 10;
+// HTTP/2 flow-control window of each connection (see the constructor).
+const RECEIVE_WINDOW_BYTES = 4 << 20;
 
 const ARRAY_TYPES = {
   DTYPE_FLOAT32: Float32Array,
@@ -178,6 +180,10 @@ class Client {
           'grpc.max_send_message_length': maxMessageBytes,
           'grpc.max_receive_message_length': maxMessageBytes,
           'grpc.service_config': JSON.stringify(serviceConfig),
+          // HTTP/2's default 64 KiB receive window needs a window update
+          // every 64 KiB, each a trip through the event loop: a streamed
+          // 256 MiB result took 1.3 to 1.9 s instead of 1.0 s.
+          'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
         });
     this.timeoutMs = options.timeoutMs ?? 60000;
     this.chunkBytes = options.chunkBytes ?? 1 << 20;

@@ -78,5 +78,32 @@ TEST(ChunkAssemblerTest, RejectsBrokenStreams) {
   }
 }
 
+TEST(ChunkAssemblerTest, WritesWhereTheAllocatorSays) {
+  std::string buffer(12, '.');
+  int64_t asked = -1;
+  ChunkAssembler assembler([&](const v1::TensorHeader& header,
+                               int64_t bytes) -> absl::StatusOr<char*> {
+    EXPECT_EQ(header.dtype(), v1::DTYPE_FLOAT16);
+    asked = bytes;
+    return buffer.data();
+  });
+  ASSERT_TRUE(assembler.Add(Chunk(4, "eeff", /*header=*/true)).ok());
+  EXPECT_EQ(asked, 12);
+  ASSERT_TRUE(assembler.Add(Chunk(0, "aabbccdd")).ok());
+  ASSERT_TRUE(assembler.Finish().ok());
+  EXPECT_EQ(buffer, "aabbccddeeff");
+  EXPECT_EQ(assembler.tensor().shape_size(), 2);
+  EXPECT_TRUE(assembler.tensor().data().empty());
+}
+
+TEST(ChunkAssemblerTest, AllocatorFailuresStopTheAssembly) {
+  ChunkAssembler assembler(
+      [](const v1::TensorHeader&, int64_t) -> absl::StatusOr<char*> {
+        return absl::ResourceExhaustedError("disk full");
+      });
+  EXPECT_THAT(assembler.Add(Chunk(0, "aabb", true)).message(),
+              HasSubstr("disk full"));
+}
+
 }  // namespace
 }  // namespace actserve::client

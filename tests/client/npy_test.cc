@@ -1,8 +1,18 @@
 #include "client/npy.h"
 
-#include <cstring>
-#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/mapped_npy_file.h"
+#include "client/npy_input_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -147,10 +157,19 @@ TEST(NpyTest, RejectsWhatItCannotRepresentWithAReason) {
       {"missing shape",
        NpyFile("{'descr': '<f4', 'fortran_order': False, }", f4x2), "needs"},
   };
+  // ReadNpyFile reads regular files its own way (header first, then the
+  // data straight into place), so both paths see every case.
+  const std::string path = ::testing::TempDir() + "/npy_reject_test.npy";
   for (const RejectCase& c : cases) {
     absl::StatusOr<NpyArray> array = ParseNpy(c.file, true);
     EXPECT_FALSE(array.ok()) << c.name;
     EXPECT_THAT(array.status().message(), HasSubstr(c.message)) << c.name;
+    std::ofstream(path, std::ios::binary) << c.file;
+    absl::StatusOr<NpyArray> from_file = ReadNpyFile(path, true);
+    EXPECT_FALSE(from_file.ok()) << c.name;
+    EXPECT_EQ(from_file.status().message(),
+              absl::StrCat(path, ": ", array.status().message()))
+        << c.name;
   }
 }
 
@@ -190,7 +209,74 @@ TEST(NpyTest, FilesRoundTripAndMissingFileIsNotFound) {
   absl::StatusOr<NpyArray> back = ReadNpyFile(path, false);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->data, array.data);
+  EXPECT_EQ(back->shape, array.shape);
+  // Not a regular file: read to its end, then parsed as a whole.
+  std::ifstream pipe_source(path, std::ios::binary);
+  const std::string fifo = ::testing::TempDir() + "/npy_test.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer(
+      [&] { std::ofstream(fifo, std::ios::binary) << pipe_source.rdbuf(); });
+  absl::StatusOr<NpyArray> piped = ReadNpyFile(fifo, false);
+  writer.join();
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_EQ(piped->data, array.data);
   EXPECT_EQ(ReadNpyFile(path + ".missing", false).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(MappedNpyFileTest, WritesAFileThatReadsBack) {
+  const std::string path = ::testing::TempDir() + "/mapped_test.npy";
+  NpyArray layout;
+  layout.type = NpyType::kFloat32;
+  layout.shape = {2, 2};
+  const std::string data = FloatBytes({1, 2, 3, 4});
+  {
+    absl::StatusOr<std::unique_ptr<MappedNpyFile>> file =
+        MappedNpyFile::Create(path, layout, data.size());
+    ASSERT_TRUE(file.ok()) << file.status();
+    std::memcpy((*file)->data(), data.data(), data.size());
+  }
+  absl::StatusOr<NpyArray> back = ReadNpyFile(path, false);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->shape, layout.shape);
+  EXPECT_EQ(back->data, data);
+  EXPECT_EQ(MappedNpyFile::Create(::testing::TempDir() + "/no/such/dir.npy",
+                                  layout, data.size())
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(NpyInputFileTest, MapsRegularFilesAndReadsPipes) {
+  const std::string path = ::testing::TempDir() + "/input_test.npy";
+  const std::string data = FloatBytes({1, 2, 3});
+  std::ofstream(path, std::ios::binary) << NpyFile(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", data);
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> mapped =
+      NpyInputFile::Open(path, false);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ((*mapped)->array().data, data);
+  EXPECT_EQ((*mapped)->array().shape, std::vector<int64_t>{3});
+
+  const std::string fifo = ::testing::TempDir() + "/input_test.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ifstream source(path, std::ios::binary);
+    std::ofstream(fifo, std::ios::binary) << source.rdbuf();
+  });
+  absl::StatusOr<std::unique_ptr<NpyInputFile>> piped =
+      NpyInputFile::Open(fifo, false);
+  writer.join();
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_EQ((*piped)->array().data, data);
+
+  std::ofstream(path, std::ios::binary) << NpyFile(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", data);
+  EXPECT_THAT(NpyInputFile::Open(path, false).status().message(),
+              HasSubstr(path + ": truncated"));
+  EXPECT_EQ(NpyInputFile::Open(path + ".missing", false).status().code(),
             absl::StatusCode::kNotFound);
 }
 

@@ -187,3 +187,22 @@ test('the bidi example streams two tensors', async () => {
   assert.match(lines[0], /first values 0\.002473 /);  // sigmoid(-6)
   assert.match(lines[1], /^tensor 1 \(relu\): 2500 elements/);
 });
+
+test('time grows linearly with the array (64 MiB within 6x of 16 MiB)',
+     async () => {
+  // A quadratic client (one that re-copies the whole array per chunk) takes
+  // 16x as long for 4x the data; a linear one about 4x. Each size is timed
+  // three times, interleaved, and the fastest kept: noise only adds time.
+  const arrays = [4 << 20, 16 << 20].map((n) => grid(n, -6, 6, Float32Array));
+  const best = [Infinity, Infinity];
+  for (let round = 0; round < 3; round++) {
+    for (const [i, x] of arrays.entries()) {
+      const start = process.hrtime.bigint();
+      const y = await client.evaluate('sigmoid', x);
+      best[i] = Math.min(best[i], Number(process.hrtime.bigint() - start));
+      assert.equal(y.data.length, x.length);
+    }
+  }
+  assert.ok(best[1] <= 6 * best[0],
+            `64 MiB took ${best[1] / 1e6} ms, 16 MiB ${best[0] / 1e6} ms`);
+});

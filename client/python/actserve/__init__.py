@@ -6,15 +6,12 @@
         gx, param_grads = client.evaluate("swish", x, mode="backward",
                                           grad_output=g, beta=1.5)
 
-The gRPC stubs are generated at build time into actserve/gen/ (see
-client/README.md); protoc names their modules after the proto path,
-actserve.v1, so that folder is added to this package's search path.
+`python3 -m actserve list|eval|health` does the same from a shell. The gRPC
+stubs live in actserve.v1 (the proto's package), generated from proto/ by
+client/python/generate_stubs.sh.
 """
 
-import os as _os
+from actserve.client import ActservError, BackwardResult, Client
 
-__path__.append(_os.path.join(_os.path.dirname(__file__), "gen", "actserve"))
-
-from actserve.client import ActservError, Client  # noqa: E402
-
-__all__ = ["ActservError", "Client"]
+__all__ = ["ActservError", "BackwardResult", "Client"]
+__version__ = "0.1.0"

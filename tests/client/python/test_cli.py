@@ -72,6 +72,21 @@ def test_eval_streams_above_the_message_size(run, tmp_path):
                                   np.maximum(x, 0))
 
 
+def test_eval_may_overwrite_its_input(run, tmp_path):
+    # eval maps its input and truncates its output when the answer starts:
+    # the same file for both must still work (it is read whole first).
+    x = np.random.default_rng(2).uniform(-6, 6, 3_000_000)
+    g = np.random.default_rng(3).uniform(-1, 1, x.shape)
+    x_path = save(tmp_path / "x.npy", x)
+    g_path = save(tmp_path / "g.npy", g)
+    result = run("eval", "--fn=sigmoid", "--mode=backward", f"--in={x_path}",
+                 f"--grad={g_path}", f"--out={g_path}", "--chunk-bytes=65536")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(
+        np.load(g_path), g * references.sigmoid(x) * references.sigmoid(-x),
+        rtol=1e-12, atol=1e-15)
+
+
 def test_eval_bfloat16_files(run, tmp_path):
     x = np.array([-2.0, -0.5, 0.75, 3.0], np.float32)
     bits = (x.view(np.uint32) >> 16).astype("<u2")

@@ -1,5 +1,7 @@
 """The Python client against the real server, checked with numpy."""
 
+import time
+
 import grpc
 import numpy as np
 import pytest
@@ -223,3 +225,27 @@ def test_prelu_per_channel_slopes_and_their_gradient(client, catalog):
     np.testing.assert_allclose(
         params["alpha"], np.sum(np.where(x > 0, 0, g * x), axis=(0, 2)),
         rtol=1e-12)
+
+
+def test_time_grows_linearly_with_the_array(client):
+    # A quadratic client (one that re-copies the whole array per chunk)
+    # takes 16x as long for 4x the data; a linear one about 4x. Each size is
+    # timed three times, interleaved, and the fastest kept: noise only adds.
+    arrays = [np.linspace(-6, 6, n, dtype=np.float32)
+              for n in (4 << 20, 16 << 20)]  # 16 MiB, 64 MiB
+    best = [float("inf")] * 2
+    for _ in range(3):
+        for i, x in enumerate(arrays):
+            start = time.perf_counter()
+            y = client.evaluate("sigmoid", x)
+            best[i] = min(best[i], time.perf_counter() - start)
+            assert y.shape == x.shape
+    assert best[1] <= 6 * best[0], (
+        f"64 MiB took {best[1]:.3f} s, 16 MiB {best[0]:.3f} s")
+
+
+def test_health(client):
+    assert client.health() == "SERVING"
+    with pytest.raises(ActservError) as error:
+        client.health("no.such.Service")
+    assert error.value.code == grpc.StatusCode.NOT_FOUND
