@@ -29,9 +29,11 @@ import time
 SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->$")
 ADDRESS = re.compile(r"\b(?:127\.0\.0\.1|localhost):(\d+)\b")
-# actserve-client's default --target, written out so that it is rewritten too.
+# The default --target of actserve-client and `python -m actserve`, written
+# out so that it is rewritten too.
 DEFAULT_TARGET = "127.0.0.1:50051"
-CLI_CALL = re.compile(r"(\bactserve-client (?:list|eval|health|bench|plot)\b)"
+CLI_CALL = re.compile(r"((?:\bactserve-client|-m actserve) "
+                      r"(?:list|eval|health|bench|plot)\b)"
                       r"(?![^\n]*--target)")
 BLOCK_TIMEOUT_S = 600
 
