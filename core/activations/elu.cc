@@ -45,6 +45,11 @@ struct EluOp {
     return hn::IfThenElse(hn::Gt(x, hn::Zero(d)), hn::Set(d, T{1}), alpha_exp);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // g alpha exp(x), exp's 2^q folded into g alpha (subnormal y', x < 0).
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>& p) const {
+    return GTimesExpTail(d, hn::Mul(g, p.alpha), x, 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(EluOp)

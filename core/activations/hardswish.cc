@@ -24,7 +24,7 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct HardswishOp {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     const V mid = hn::Div(hn::Mul(x, hn::Add(x, hn::Set(d, 3))), hn::Set(d, 6));
@@ -75,7 +75,7 @@ const ActivationDef& HardswishActivation() {
       .formula = "0 if x <= -3, x if x >= 3, else x (x + 3) / 6",
       .derivative_formula = "0 if x < -3, 1 if x > 3, else (2x + 3) / 6",
       .description = "Piecewise-quadratic swish (MobileNetV3).",
-      .accuracy = {.ulp_f32 = 3, .ulp_f64 = 3},
+      .accuracy = {.ulp_f32 = 2, .ulp_f64 = 2},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, nullptr},

@@ -42,6 +42,11 @@ struct LogSigmoidOp {
     return hn::Div(numerator, hn::Add(one, e));
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal (x > 0), 1 + e rounds to 1: g y' = g e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Neg(hn::Abs(x)), 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LogSigmoidOp)

@@ -94,7 +94,7 @@ const ActivationDef& PreluActivation() {
       .description =
           "Rectifier with a learned slope for negative inputs, "
           "scalar or per channel.",
-      .accuracy = {.ulp_f32 = 2, .ulp_f64 = 1},
+      .accuracy = {.ulp_f32 = 1.5, .ulp_f64 = 0.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, &RefAlphaDerivative},
@@ -107,7 +107,10 @@ const ActivationDef& PreluActivation() {
                          {-100, -25, 0.25},
                          {3, 3, 1},
                          {-3e38, -7.5e37, 0.25}},
-      .test_params = {{.alpha = -0.5}, {.alpha = 0}, {.alpha = 1.75}},
+      .test_params = {{.alpha = -0.5},
+                      {.alpha = 0},
+                      {.alpha = 1.75},
+                      {.alpha = 0.3}},
   };
   return *def;
 }

@@ -58,6 +58,12 @@ struct SeluOp {
                           hn::Set(d, static_cast<T>(kLambda)), negative);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // g lambda alpha exp(x), exp's 2^q folded into g lambda alpha (subnormal
+  // y', x < 0).
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, hn::Mul(g, hn::Set(d, kLambdaAlpha)), x, 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SeluOp)

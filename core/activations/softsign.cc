@@ -32,6 +32,12 @@ struct SoftsignOp {
     return hn::Div(hn::Div(one, s), s);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // g y' = (g / s) / s: never rounds the subnormal 1 / s^2.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    const V s = hn::Add(hn::Set(d, 1.0), hn::Abs(x));
+    return hn::Div(hn::Div(g, s), s);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SoftsignOp)

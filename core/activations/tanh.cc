@@ -129,6 +129,11 @@ struct TanhOp {
     return hn::Div(four_e, one_plus_e_sq);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal, (1 + e)^2 rounds to 1: g y' = g 4 e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Mul(hn::Abs(x), hn::Set(d, -2.0)), 2);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(TanhOp)
