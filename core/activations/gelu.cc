@@ -446,7 +446,10 @@ const ActivationDef &GeluActivation() {
       // 2.85, derivative 1.88, backward 2.75 ULP (SSE4/SSSE3/scalar compute
       // float32 in float64 lanes: 0.5). float64 (6M points, dense [-3, 0] and
       // the whole range): 2.44, 2.95, 3.60 (backward worst without FMA).
-      // Absolute error within 0.01 of the root under 1e-9.
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.19, derivative
+      // 1.88, backward 2.61 ULP in float32 and 2.23, 4.00, 3.52 in float64
+      // outside the root windows.
       .accuracy = {.ulp_f32 = 3.5,
                    .ulp_f64 = 4,
                    .abs_error_windows = {{Mode::kDerivative, DType::kFloat64,

@@ -345,8 +345,10 @@ const ActivationDef& GeluTanhActivation() {
       // [-12, -8], [-10.5, -9.5], [-0.9, -0.6] and the whole range, every
       // target: float32 forward 1.48, derivative 0.57, backward 0.60 ULP;
       // float64 3.05, 2.45, 2.4 ULP (SSE4, no FMA).
-      // Within 0.05 of the root of y' the absolute error is under 3e-9
-      // (float32) and 2e-17 (float64).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 1.41, derivative
+      // 1.47, backward 1.60 ULP in float32 and 2.32, 3.29, 2.69 in float64
+      // outside the root windows.
       .accuracy =
           {.ulp_f32 = 2,
            .ulp_f64 = 4,

@@ -6,8 +6,9 @@
 //
 // Selects and one multiply in the input type, as leaky_relu: bound 1.5 ULP
 // in f32 (alpha rounded to float), 0.5 ULP in f64, at memory speed.
-// Measured over the whole finite range, every mode and test alpha: 0.5 ULP
-// (alpha 0.25, -0.5, 1.75 are exact in float).
+// Measured over the whole finite range, every mode and test alpha (rounded
+// to float as the kernels see it): 0.5 ULP; the bound also covers alpha
+// rounded to float against the alpha given.
 // clang-format off: foreach_target.h must come before the -inl.h headers.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/activations/prelu.cc"

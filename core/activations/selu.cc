@@ -113,6 +113,9 @@ const ActivationDef& SeluActivation() {
       // [-40, 40] and the whole range), every target: forward 1.92,
       // derivative 1.30, backward 2.28 ULP (float32; float64 1.87, 1.17,
       // 2.11).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 1.74, derivative
+      // 1.12, backward 1.86 ULP in float32 and 1.50, 1.10, 1.67 in float64.
       .accuracy = {.ulp_f32 = 2.5, .ulp_f64 = 2.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -211,6 +211,9 @@ const ActivationDef& SoftplusActivation() {
       // float32 results for beta x < -120 are 0 although exp(beta x) / beta
       // is not; and without FMA, beta above ~1e34 (float32) gets no
       // correction for the rounding of beta x (ProductError overflows).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.49, derivative
+      // 2.12, backward 3.00 ULP in float32 and 2.62, 2.14, 2.95 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/activation_def.h"
 #include "core/evaluation.h"
 #include "core/registry.h"
@@ -53,9 +54,21 @@ std::vector<KernelParams> ParamSets(const ActivationDef& def) {
 // g f' rounds to 0 for every finite g), log-uniform magnitudes out to the
 // largest finite value, points next to each root window's centre, and the
 // edges themselves.
+// Where dense sweeps of millions of points (quoted next to each bound) found
+// a worst case this sweep would rarely hit: sampled densely, so that the
+// stale-bound check sees it. celu at alpha = -1.5 and -1.2: z = x / alpha
+// just above ln2 / 2, where expm1(z) = 2 (1 + p) - 1 cancels.
+struct HotInterval {
+  absl::string_view activation;
+  double lo, hi;
+};
+constexpr HotInterval kHotIntervals[] = {{"celu", -0.54, -0.51},
+                                         {"celu", -0.432, -0.408}};
+
 template <typename T>
 std::vector<T> SweepInputs(uint32_t seed,
-                           const std::vector<AbsErrorWindow>& windows = {}) {
+                           const std::vector<AbsErrorWindow>& windows = {},
+                           absl::string_view activation = "") {
   std::mt19937_64 rng(seed);
   std::vector<T> xs;
   std::uniform_real_distribution<double> middle(-30, 30);
@@ -82,6 +95,11 @@ std::vector<T> SweepInputs(uint32_t seed,
     for (int i = 0; i < 50000; ++i) {
       xs.push_back(static_cast<T>(w.centre + near(rng)));
     }
+  }
+  for (const HotInterval& hot : kHotIntervals) {
+    if (hot.activation != activation) continue;
+    std::uniform_real_distribution<double> dense(hot.lo, hot.hi);
+    for (int i = 0; i < 20000; ++i) xs.push_back(static_cast<T>(dense(rng)));
   }
   const T edges[] = {0,
                      -0.0,
@@ -113,6 +131,16 @@ std::vector<T> SweepGradients(size_t n, uint32_t seed) {
     gs[i] = i % 3 == 0 ? static_cast<T>(unit(rng)) : i % 3 == 1 ? m : -m;
   }
   return gs;
+}
+
+// The parameters as T's kernels see them: float32 kernels round them to float
+// (as PyTorch casts scalars to the tensor's dtype), so the reference must too.
+template <typename T>
+KernelParams AsComputed(KernelParams p) {
+  for (double* v : {&p.alpha, &p.beta, &p.min, &p.max, &p.threshold}) {
+    *v = static_cast<T>(*v);
+  }
+  return p;
 }
 
 template <typename T>
@@ -154,7 +182,7 @@ class ElementwiseKernelTest
   // declared figures against what the sweep measured. A figure is stale when
   // it is looser than the sweep needs by more than the sweep's own sampling
   // can explain: the ULP bound may exceed the measured worst case by at most
-  // 0.5 ULP + 25% (dense sweeps of millions of points, which the comments
+  // 1 ULP + 25% (dense sweeps of millions of points, which the comments
   // quote, find maxima up to ~20% above this sweep's), a window's half width
   // at most twice the farthest point from its centre that needed it, and its
   // absolute bound at most four times the largest error of the points that
@@ -165,7 +193,7 @@ class ElementwiseKernelTest
     const ActivationDef& d = def();
     const ElementwiseKernels<T>& k = KernelsFor<T>(d);
     const std::vector<AbsErrorWindow> windows = WindowsFor<T>(d);
-    const std::vector<T> xs = SweepInputs<T>(42, windows);
+    const std::vector<T> xs = SweepInputs<T>(42, windows, d.name);
     const std::vector<T> gs = SweepGradients<T>(xs.size(), 7);
     const double tolerance = Tolerance<T>(d);
     const char* dtype = sizeof(T) == 4 ? "f32" : "f64";
@@ -177,10 +205,7 @@ class ElementwiseKernelTest
     std::vector<double> seen_abs(windows.size(), 0);
     const std::vector<KernelParams> param_sets = ParamSets(d);
     for (size_t set = 0; set < param_sets.size(); ++set) {
-      // The reference takes the parameters as given: float32 kernels round
-      // them to float (as PyTorch casts scalars to the tensor's dtype), and
-      // that rounding counts against their bound like any other.
-      const KernelParams& p = param_sets[set];
+      const KernelParams p = AsComputed<T>(param_sets[set]);
       for (size_t i = 0; i < xs.size(); ++i) {
         const long double x = xs[i];
         const long double ref_dy = d.reference.derivative(x, p);
@@ -204,7 +229,7 @@ class ElementwiseKernelTest
             const long double abs_err =
                 std::fabs(got[m] - refs[m][i]) /
                 (m == 2 && gs[i] != 0 ? std::fabs(gs[i]) : 1);
-            bool covered = false;
+            bool in_window = false, covered = false;
             for (size_t w = 0; w < windows.size(); ++w) {
               const long double from_centre =
                   std::fabs(xs[i] - windows[w].centre);
@@ -212,6 +237,7 @@ class ElementwiseKernelTest
                   from_centre > windows[w].half_width) {
                 continue;
               }
+              in_window = true;
               if (err > tolerance && abs_err <= windows[w].max_abs_error) {
                 seen_abs[w] =
                     std::max(seen_abs[w], static_cast<double>(abs_err));
@@ -221,7 +247,8 @@ class ElementwiseKernelTest
               }
             }
             if (covered) continue;
-            worst[m] = std::max(worst[m], err);
+            // The ULP figures are those outside the windows.
+            if (!in_window) worst[m] = std::max(worst[m], err);
             if (err > tolerance) {
               ADD_FAILURE() << d.name << " " << ModeName(Mode(m)) << " "
                             << dtype << " x=" << static_cast<double>(xs[i])
@@ -245,7 +272,7 @@ class ElementwiseKernelTest
       });
     }
     if (HasFailure()) return;
-    EXPECT_LE(tolerance, 1.25 * measured + 0.5)
+    EXPECT_LE(tolerance, 1.25 * measured + 1)
         << d.name << " " << dtype << ": declared " << tolerance
         << " ULP is stale, the sweep measures " << measured;
     for (size_t w = 0; w < windows.size(); ++w) {
