@@ -10,10 +10,10 @@
 //     float32 lanes whose float32 formula would miss the accuracy bound
 //     (tails, subnormal results); only those lanes are recomputed in float64.
 //     Backward also recomputes there every lane whose f' is subnormal while
-//     |g| > 1 (SubnormalSlope).
+//     |g| > 1 (MaybeSubnormalSlope, MattersForSlope).
 // optionally, for float64 Ops whose f' underflows in a tail,
 //   Vec<D> TailBackward(D d, Vec<D> x, Vec<D> g, const VecParams<D>& p) const;
-//     g f'(x) in the lanes SubnormalSlope picks (f' below the smallest
+//     g f'(x) in the lanes those pick (f' below the smallest
 //     normal double, 1 < |g| < inf), without rounding f' on its own.
 // and, for a learnable scalar parameter theta,
 //   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;
@@ -105,18 +105,25 @@ HWY_NOINLINE V EvalWide(const Op& op, D d, V x, V g,
   return hn::Load(d, ys);
 }
 
-// Backward lanes where f'(x) is below T's smallest normal (there it has lost
-// relative accuracy, or is 0) while |g| > 1 could lift g f' back into the
-// normal range: told by the result itself, |g f'| < |g| T_min, so Ops need no
-// threshold of their own.
+// Backward lanes where f'(x) may be below T's smallest normal (there it has
+// lost relative accuracy, or is 0): told by the result itself,
+// |g f'| < |g| T_min, so Ops need no threshold of their own. Four operations
+// per vector; the rare hits are narrowed by MattersForSlope.
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE hn::Mask<D> SubnormalSlope(D d, V g, V gx) {
+HWY_INLINE hn::Mask<D> MaybeSubnormalSlope(D d, V g, V gx) {
+  using T = hn::TFromD<D>;
+  const V min_normal = hn::Set(d, std::numeric_limits<T>::min());
+  return hn::Lt(hn::Abs(gx), hn::Mul(hn::Abs(g), min_normal));
+}
+
+// Of those, the lanes where 1 < |g| < inf could lift g f' back into the
+// normal range: only there does rounding f' first cost accuracy.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE hn::Mask<D> MattersForSlope(D d, V g) {
   using T = hn::TFromD<D>;
   const V abs_g = hn::Abs(g);
-  const V min_normal = hn::Set(d, std::numeric_limits<T>::min());
-  const V inf = hn::Set(d, std::numeric_limits<T>::infinity());
-  return hn::And(hn::Lt(hn::Abs(gx), hn::Mul(abs_g, min_normal)),
-                 hn::And(hn::Gt(abs_g, hn::Set(d, T{1})), hn::Lt(abs_g, inf)));
+  return hn::And(hn::Gt(abs_g, hn::Set(d, T{1})),
+                 hn::Lt(abs_g, hn::Set(d, std::numeric_limits<T>::infinity())));
 }
 
 template <EvalKind kKind, class Op, class D, class V = hn::Vec<D>>
@@ -128,18 +135,22 @@ HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
   };
   if constexpr (std::is_same_v<hn::TFromD<D>, float>) {
     auto wide = op.NeedsWide(d, x, p);
-    // In float64 such a slope is normal: g f' rounds once.
     if constexpr (kSmoothBackward) {
-      wide = hn::Or(wide, SubnormalSlope(d, g, y));
-    }
-    if (HWY_UNLIKELY(!hn::AllFalse(d, wide))) {
+      const auto slope = MaybeSubnormalSlope(d, g, y);
+      if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Or(wide, slope)))) {
+        // In float64 such a slope is normal: g f' rounds once.
+        wide = hn::Or(wide, hn::And(slope, MattersForSlope(d, g)));
+        y = hn::IfThenElse(wide, EvalWide<kKind>(op, d, x, g, params), y);
+      }
+    } else if (HWY_UNLIKELY(!hn::AllFalse(d, wide))) {
       y = hn::IfThenElse(wide, EvalWide<kKind>(op, d, x, g, params), y);
     }
   } else if constexpr (kSmoothBackward &&
                        requires { op.TailBackward(d, x, g, p); }) {
-    const auto tail = SubnormalSlope(d, g, y);
-    if (HWY_UNLIKELY(!hn::AllFalse(d, tail))) {
-      y = hn::IfThenElse(tail, op.TailBackward(d, x, g, p), y);
+    const auto slope = MaybeSubnormalSlope(d, g, y);
+    if (HWY_UNLIKELY(!hn::AllFalse(d, slope))) {
+      y = hn::IfThenElse(hn::And(slope, MattersForSlope(d, g)),
+                         op.TailBackward(d, x, g, p), y);
     }
   }
   return y;
@@ -261,6 +272,11 @@ struct ParamGradSum {
       : sum(hn::Zero(dw)), scaled(hn::Zero(dw)), infinite(hn::Zero(dw)) {}
   void Add(DW dw, V g, V partial) {
     const V term = hn::Mul(g, partial);
+    // The usual case, one test per vector: every product finite.
+    if (HWY_LIKELY(hn::AllTrue(dw, hn::IsFinite(term)))) {
+      sum = hn::MulAdd(g, partial, sum);
+      return;
+    }
     const auto from_infinity = hn::Or(hn::IsInf(g), hn::IsInf(partial));
     const auto overflow = hn::AndNot(from_infinity, hn::IsInf(term));
     const auto special = hn::Or(from_infinity, overflow);
@@ -388,8 +404,8 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   }
 
 // For piecewise-linear Ops: exact in float32, and f' is constant on each
-// piece (exactly 0 where it vanishes), so g f' never needs SubnormalSlope's
-// recomputation.
+// piece (exactly 0 where it vanishes), so g f' never needs
+// MaybeSubnormalSlope's recomputation.
 #define ACTSERVE_PIECEWISE_LINEAR                \
   static constexpr bool kPiecewiseLinear = true; \
   ACTSERVE_NEVER_WIDE
