@@ -8,6 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/activation_params.h"
+#include "core/dtype.h"
+#include "core/mode.h"
 
 namespace actserve {
 
@@ -103,15 +105,26 @@ struct AxisReference {
                    size_t k, size_t pieces);
 };
 
-// Measured worst error over the whole finite range, every mode.
+// Where f' crosses zero its relative error is meaningless: within
+// half_width of centre (a root of f' at default parameters) a result may
+// miss the ULP bound if it is within max_abs_error of f' (derivative) or
+// max_abs_error |g| of g f' (backward). Measured per mode and dtype (float32
+// also covers float16 and bfloat16, computed in float32); the sweep test
+// keeps each window no wider than the numerics need.
+struct AbsErrorWindow {
+  Mode mode;
+  DType dtype;
+  double centre;
+  double half_width;
+  double max_abs_error;
+};
+
+// Measured worst error over the whole finite range of x and of the upstream
+// gradient g, every mode, outside the windows.
 struct AccuracyBound {
   double ulp_f32;
   double ulp_f64;
-  // Within root_window of a listed root of f' an absolute error up to this is
-  // accepted instead (relative error is meaningless where f' crosses zero).
-  double abs_near_root = 0;
-  double root_window = 0;
-  std::vector<double> derivative_roots;  // at default parameters
+  std::vector<AbsErrorWindow> abs_error_windows;
   // Axis functions' backward gx_j = sum_i g_i J[i][j] cancels where g_j is
   // near the slice's weighted mean of g; an absolute error of up to this
   // many ULP of the terms' scale sum_i |g_i J[i][j]| is accepted on top of

@@ -1,5 +1,6 @@
 #include "server/proto_conversion.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -213,7 +214,17 @@ void ActivationInfoToProto(const ActivationDef& def, v1::ActivationInfo* info) {
   info->set_description(std::string(def.description));
   info->set_max_ulp_float32(def.accuracy.ulp_f32);
   info->set_max_ulp_float64(def.accuracy.ulp_f64);
-  info->set_abs_error_near_roots(def.accuracy.abs_near_root);
+  double abs_error_near_roots = 0;
+  for (const AbsErrorWindow& window : def.accuracy.abs_error_windows) {
+    v1::AbsErrorWindow* w = info->add_abs_error_windows();
+    w->set_mode(ModeToProto(window.mode));
+    w->set_dtype(DTypeToProto(window.dtype));
+    w->set_centre(window.centre);
+    w->set_half_width(window.half_width);
+    w->set_max_abs_error(window.max_abs_error);
+    abs_error_near_roots = std::max(abs_error_near_roots, window.max_abs_error);
+  }
+  info->set_abs_error_near_roots(abs_error_near_roots);
   info->set_backward_cancel_ulp_float32(def.accuracy.backward_cancel_ulp_f32);
   info->set_backward_cancel_ulp_float64(def.accuracy.backward_cancel_ulp_f64);
 }

@@ -68,18 +68,43 @@ void PrintTable(const v1::ListActivationsResponse& catalog) {
   }
 }
 
+// One line per absolute-error window: where, near a root of f', the ULP
+// bounds give way to an absolute one.
+void PrintWindows(const v1::ListActivationsResponse& catalog) {
+  std::fputs(
+      "NAME  MODE  DTYPE  CENTRE  HALF_WIDTH  MAX_ABS_ERROR (backward: "
+      "times |g|)\n",
+      stdout);
+  for (const v1::ActivationInfo& info : catalog.activations()) {
+    for (const v1::AbsErrorWindow& w : info.abs_error_windows()) {
+      std::fputs(
+          absl::StrFormat(
+              "%s  %s  %s  %.17g  %g  %g\n", info.name(),
+              w.mode() == v1::MODE_DERIVATIVE ? "derivative" : "backward",
+              w.dtype() == v1::DTYPE_FLOAT64 ? "float64" : "float32",
+              w.centre(), w.half_width(), w.max_abs_error())
+              .c_str(),
+          stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int RunList(absl::Span<const std::string> args) {
   ConnectionOptions connection;
   bool json = false;
   bool names = false;
+  bool windows = false;
   FlagSet flags("actserve-client list [flags]",
                 "Lists the activations the server offers: parameters with "
                 "their defaults,\nmeasured accuracy in ULP and the formula.");
   flags.AddBool("json", &json,
                 "Print the ListActivations response as JSON, every field.");
   flags.AddBool("names", &names, "Print only the names, one per line.");
+  flags.AddBool("windows", &windows,
+                "Print where, near a root of f', an absolute error bound "
+                "replaces the ULP bounds.");
   AddConnectionFlags(flags, &connection);
   if (std::optional<int> exit = ParseCommandLine(flags, args)) return *exit;
 
@@ -106,6 +131,8 @@ int RunList(absl::Span<const std::string> args) {
       return ReportFailure("list", absl::InternalError(converted.ToString()));
     }
     std::fputs(text.c_str(), stdout);
+  } else if (windows) {
+    PrintWindows(catalog);
   } else if (names) {
     for (const v1::ActivationInfo& info : catalog.activations()) {
       std::printf("%s\n", info.name().c_str());

@@ -217,6 +217,9 @@ const ActivationDef& CeluActivation() {
       // [0.34, 0.36] at alpha -1.15, -1.2, -1.5 and -1e38 give 3.98 ULP
       // float64 / 3.74 float32 without FMA (SSE4, SSSE3, scalar), 3.92 / 3.26
       // with it.
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.00, derivative
+      // 1.11, backward 1.42 ULP in float32 and 1.94, 1.11, 1.51 in float64.
       .accuracy = {.ulp_f32 = 4, .ulp_f64 = 4},
       .validate = &Validate,
       .f32 = ElementwiseKernelsF32(),
@@ -235,7 +238,10 @@ const ActivationDef& CeluActivation() {
                          {-20, -0.99999999793884638, 2.0611536224385578e-9},
                          {-100, -1, 3.720075976020836e-44},
                          {-1e-30, -1e-30, 1}},
-      .test_params = {{.alpha = 0.5}, {.alpha = 2}, {.alpha = -1.5}},
+      .test_params = {{.alpha = 0.5},
+                      {.alpha = 2},
+                      {.alpha = -1.5},
+                      {.alpha = -1.2}},
   };
   return *def;
 }

@@ -20,7 +20,7 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct HardtanhOp {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D, V x, const VecParams<D>& p) const {
     return hn::IfThenElse(hn::Lt(x, p.min), p.min,

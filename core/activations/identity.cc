@@ -14,7 +14,7 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct IdentityOp {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D, V x, const VecParams<D>&) const {
     return x;

@@ -62,7 +62,7 @@ const ActivationDef& LeakyReluActivation() {
       .formula = "x if x > 0 else alpha * x",
       .derivative_formula = "1 if x > 0 else alpha",
       .description = "Rectifier with a small fixed slope for negative inputs.",
-      .accuracy = {.ulp_f32 = 2, .ulp_f64 = 1},
+      .accuracy = {.ulp_f32 = 1.5, .ulp_f64 = 0.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, nullptr},

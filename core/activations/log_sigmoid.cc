@@ -42,6 +42,11 @@ struct LogSigmoidOp {
     return hn::Div(numerator, hn::Add(one, e));
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal (x > 0), 1 + e rounds to 1: g y' = g e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Neg(hn::Abs(x)), 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(LogSigmoidOp)
@@ -86,6 +91,9 @@ const ActivationDef& LogSigmoidActivation() {
       // Measured max over 9M points per dtype (dense [-3, 3], [-40, 40] and
       // the whole range), every target: forward 2.89, derivative 2.33,
       // backward 3.21 ULP (float32 and float64 alike).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.51, derivative
+      // 2.02, backward 2.91 ULP in float32 and 2.42, 2.04, 3.02 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

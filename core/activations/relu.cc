@@ -14,7 +14,7 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct ReluOp {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     // Not Max(x, 0): that would turn -0 into +0 on some targets only.

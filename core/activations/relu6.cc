@@ -20,7 +20,7 @@ namespace HWY_NAMESPACE {
 namespace {
 
 struct Relu6Op {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>&) const {
     const V six = hn::Set(d, 6);

@@ -60,6 +60,11 @@ struct ScaledSigmoidOp {
     return hn::Div(four_e, one_plus_e_sq);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal, (1 + e)^2 rounds to 1: g y' = g 4 e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Neg(hn::Abs(x)), 2);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(ScaledSigmoidOp)
@@ -105,6 +110,9 @@ const ActivationDef& ScaledSigmoidActivation() {
       // Measured max over 10M points per dtype (dense [-1.2, 1.2], [-40, 40]
       // and the whole range), every target: forward 2.59, derivative 2.39,
       // backward 3.19 ULP (float32 and float64 alike).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.14, derivative
+      // 2.15, backward 3.05 ULP in float32 and 2.49, 2.12, 2.68 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -58,6 +58,12 @@ struct SeluOp {
                           hn::Set(d, static_cast<T>(kLambda)), negative);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // g lambda alpha exp(x), exp's 2^q folded into g lambda alpha (subnormal
+  // y', x < 0).
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, hn::Mul(g, hn::Set(d, kLambdaAlpha)), x, 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SeluOp)
@@ -107,6 +113,9 @@ const ActivationDef& SeluActivation() {
       // [-40, 40] and the whole range), every target: forward 1.92,
       // derivative 1.30, backward 2.28 ULP (float32; float64 1.87, 1.17,
       // 2.11).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 1.74, derivative
+      // 1.12, backward 1.86 ULP in float32 and 1.50, 1.10, 1.67 in float64.
       .accuracy = {.ulp_f32 = 2.5, .ulp_f64 = 2.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -44,6 +44,11 @@ struct SigmoidOp {
     return hn::Div(e, one_plus_e_sq);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal, (1 + e)^2 rounds to 1: g y' = g e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Neg(hn::Abs(x)), 0);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(SigmoidOp)
@@ -87,6 +92,9 @@ const ActivationDef& SigmoidActivation() {
       // Measured max over 6M points per dtype (dense [-40, 40] and the whole
       // range), every target: forward 2.41, derivative 2.36, backward 3.26
       // ULP (float32 and float64 alike).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.12, derivative
+      // 2.15, backward 3.05 ULP in float32 and 2.14, 2.12, 2.68 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

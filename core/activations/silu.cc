@@ -59,11 +59,18 @@ const ActivationDef& SiluActivation() {
       // 40] plus log-uniform magnitudes, [-1.4, -1.15]) and dtype, every
       // target: float32 forward 2.44, derivative 0.58, backward 0.58 ULP;
       // float64 2.45, 1.87, 1.97.
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.33, derivative
+      // 3.27, backward 2.62 ULP in float32 and 2.25, 1.90, 1.76 in float64
+      // outside the root windows.
       .accuracy = {.ulp_f32 = 3.5,
-                   .ulp_f64 = 3.5,
-                   .abs_near_root = 1e-7,
-                   .root_window = 0.05,
-                   .derivative_roots = {-1.2784645427610738}},
+                   .ulp_f64 = 2.5,
+                   .abs_error_windows = {{Mode::kDerivative, DType::kFloat32,
+                                          -1.2784645427610738, 1.3e-05,
+                                          1.1e-12},
+                                         {Mode::kBackward, DType::kFloat32,
+                                          -1.2784645427610738, 2.2e-05,
+                                          1.1e-12}}},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),
       .reference = {&RefForward, &RefDerivative, nullptr},

@@ -24,6 +24,7 @@
 // The headers below are re-included once per target by foreach_target.h.
 #include "core/kernels/elementwise-inl.h"
 #include "core/kernels/exp_nonpositive-inl.h"
+#include "core/kernels/exp_scaled-inl.h"
 #include "core/kernels/log1p_unit-inl.h"
 #include "core/kernels/product_error-inl.h"
 #include "hwy/highway.h"
@@ -118,6 +119,17 @@ struct SoftplusOp {
     return hn::IfThenElse(s.linear, one, sig);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal (x < 0), 1 + e rounds to 1: g y' = g e, with
+  // exp(-|z|)'s 2^q folded into g and |z|'s rounding error into exp.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>& p) const {
+    const SoftplusParts<kUnitBeta, D> s(d, x, p);
+    if constexpr (kUnitBeta) {
+      return GTimesExpTail(d, g, hn::Neg(s.abs_z), 0);
+    } else {
+      return GTimesExpTail(d, g, hn::Neg(s.abs_z), 0, hn::Neg(s.abs_z_low));
+    }
+  }
 };
 
 // The default beta = 1 needs neither the rounding error of beta x nor the
@@ -199,6 +211,9 @@ const ActivationDef& SoftplusActivation() {
       // float32 results for beta x < -120 are 0 although exp(beta x) / beta
       // is not; and without FMA, beta above ~1e34 (float32) gets no
       // correction for the rounding of beta x (ProductError overflows).
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.49, derivative
+      // 2.12, backward 3.00 ULP in float32 and 2.62, 2.14, 2.95 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -129,6 +129,11 @@ struct TanhOp {
     return hn::Div(four_e, one_plus_e_sq);
   }
   ACTSERVE_BACKWARD_FROM_DERIVATIVE
+  // Where y' is subnormal, (1 + e)^2 rounds to 1: g y' = g 4 e.
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>&) const {
+    return GTimesExpTail(d, g, hn::Mul(hn::Abs(x), hn::Set(d, -2.0)), 2);
+  }
 };
 
 ACTSERVE_DEFINE_ELEMENTWISE_KERNELS(TanhOp)
@@ -172,6 +177,9 @@ const ActivationDef& TanhActivation() {
       // Measured max over 3M points per dtype, every target: float32
       // forward 2.5 (SSE4 and SSSE3, without FMA; 1.9 with FMA), float64
       // forward 1.5; derivative 2.4, backward 3.25 ULP for both.
+      // This test's sweep (upstream gradients of every magnitude, the tails
+      // where f' underflows, every target) measures forward 2.16, derivative
+      // 2.10, backward 3.15 ULP in float32 and 1.43, 2.23, 2.94 in float64.
       .accuracy = {.ulp_f32 = 3.5, .ulp_f64 = 3.5},
       .f32 = ElementwiseKernelsF32(),
       .f64 = ElementwiseKernelsF64(),

@@ -9,6 +9,12 @@
 //   Mask<D> NeedsWide(D d, Vec<D> x, const VecParams<D>& p) const;
 //     float32 lanes whose float32 formula would miss the accuracy bound
 //     (tails, subnormal results); only those lanes are recomputed in float64.
+//     Backward also recomputes there every lane whose f' is subnormal while
+//     |g| > 1 (MaybeSubnormalSlope, MattersForSlope).
+// optionally, for float64 Ops whose f' underflows in a tail,
+//   Vec<D> TailBackward(D d, Vec<D> x, Vec<D> g, const VecParams<D>& p) const;
+//     g f'(x) in the lanes those pick (f' below the smallest
+//     normal double, 1 < |g| < inf), without rounding f' on its own.
 // and, for a learnable scalar parameter theta,
 //   Vec<D> ParamPartial(D d, Vec<D> x, const VecParams<D>& p) const;
 //     df/dtheta.
@@ -29,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "core/activation_params.h"
@@ -98,14 +105,52 @@ HWY_NOINLINE V EvalWide(const Op& op, D d, V x, V g,
   return hn::Load(d, ys);
 }
 
+// Backward lanes where f'(x) may be below T's smallest normal (there it has
+// lost relative accuracy, or is 0): told by the result itself,
+// |g f'| < |g| T_min, so Ops need no threshold of their own. Four operations
+// per vector; the rare hits are narrowed by MattersForSlope.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE hn::Mask<D> MaybeSubnormalSlope(D d, V g, V gx) {
+  using T = hn::TFromD<D>;
+  const V min_normal = hn::Set(d, std::numeric_limits<T>::min());
+  return hn::Lt(hn::Abs(gx), hn::Mul(hn::Abs(g), min_normal));
+}
+
+// Of those, the lanes where 1 < |g| < inf could lift g f' back into the
+// normal range: only there does rounding f' first cost accuracy.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE hn::Mask<D> MattersForSlope(D d, V g) {
+  using T = hn::TFromD<D>;
+  const V abs_g = hn::Abs(g);
+  return hn::And(hn::Gt(abs_g, hn::Set(d, T{1})),
+                 hn::Lt(abs_g, hn::Set(d, std::numeric_limits<T>::infinity())));
+}
+
 template <EvalKind kKind, class Op, class D, class V = hn::Vec<D>>
 HWY_INLINE V EvalChecked(const Op& op, D d, V x, V g, const VecParams<D>& p,
                          const KernelParams& params) {
   V y = EvalOp<kKind>(op, d, x, g, p);
+  constexpr bool kSmoothBackward = kKind == EvalKind::kBackward && !requires {
+    Op::kPiecewiseLinear;
+  };
   if constexpr (std::is_same_v<hn::TFromD<D>, float>) {
-    const auto wide = op.NeedsWide(d, x, p);
-    if (HWY_UNLIKELY(!hn::AllFalse(d, wide))) {
+    auto wide = op.NeedsWide(d, x, p);
+    if constexpr (kSmoothBackward) {
+      const auto slope = MaybeSubnormalSlope(d, g, y);
+      if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Or(wide, slope)))) {
+        // In float64 such a slope is normal: g f' rounds once.
+        wide = hn::Or(wide, hn::And(slope, MattersForSlope(d, g)));
+        y = hn::IfThenElse(wide, EvalWide<kKind>(op, d, x, g, params), y);
+      }
+    } else if (HWY_UNLIKELY(!hn::AllFalse(d, wide))) {
       y = hn::IfThenElse(wide, EvalWide<kKind>(op, d, x, g, params), y);
+    }
+  } else if constexpr (kSmoothBackward &&
+                       requires { op.TailBackward(d, x, g, p); }) {
+    const auto slope = MaybeSubnormalSlope(d, g, y);
+    if (HWY_UNLIKELY(!hn::AllFalse(d, slope))) {
+      y = hn::IfThenElse(hn::And(slope, MattersForSlope(d, g)),
+                         op.TailBackward(d, x, g, p), y);
     }
   }
   return y;
@@ -215,10 +260,49 @@ HWY_INLINE void ForEachWideHalf(DW dw, D d, V a, V b, Fn fn) {
 #endif
 }
 
+// The sum of g_i p_i (p_i = df(x_i)/dtheta) in float64 lanes, with the
+// limits the exact sum has: a term that is infinite because g_i or p_i is
+// makes the sum that infinity (NaN if both signs occur), and a product of
+// finite g_i and p_i that overflows a double is carried scaled by 2^-600
+// instead, so it neither turns into inf (and inf - inf into NaN) nor swamps
+// the ordinary terms, whose bits stay those of one fused multiply-add each.
+template <class DW, class V = hn::Vec<DW>>
+struct ParamGradSum {
+  explicit ParamGradSum(DW dw)
+      : sum(hn::Zero(dw)), scaled(hn::Zero(dw)), infinite(hn::Zero(dw)) {}
+  void Add(DW dw, V g, V partial) {
+    const V term = hn::Mul(g, partial);
+    // The usual case, one test per vector: every product finite.
+    if (HWY_LIKELY(hn::AllTrue(dw, hn::IsFinite(term)))) {
+      sum = hn::MulAdd(g, partial, sum);
+      return;
+    }
+    const auto from_infinity = hn::Or(hn::IsInf(g), hn::IsInf(partial));
+    const auto overflow = hn::AndNot(from_infinity, hn::IsInf(term));
+    const auto special = hn::Or(from_infinity, overflow);
+    sum = hn::MulAdd(hn::IfThenZeroElse(special, g),
+                     hn::IfThenZeroElse(special, partial), sum);
+    infinite = hn::Add(infinite, hn::IfThenElseZero(from_infinity, term));
+    scaled = hn::MulAdd(
+        hn::IfThenElseZero(overflow, hn::Mul(g, hn::Set(dw, 0x1p-600))),
+        hn::IfThenElseZero(overflow, partial), scaled);
+  }
+  double Total(DW dw) const {
+    const double finite = hn::GetLane(hn::SumOfLanes(dw, sum));
+    const double big = hn::GetLane(hn::SumOfLanes(dw, scaled));
+    const double inf = hn::GetLane(hn::SumOfLanes(dw, infinite));
+    // With an infinite term the finite rest does not matter (and its scaled
+    // part may overflow on the way back); ordinary sums keep their bits.
+    if (inf != 0) return inf;  // +-inf or NaN
+    return big == 0 ? finite : (finite * 0x1p-600 + big) * 0x1p600;
+  }
+  V sum, scaled, infinite;
+};
+
 // gx[i] = g[i] * f'(x[i]), the bits ElementwiseLoop<kBackward> writes, and
-// returns the sum of g[i] * df(x[i])/dtheta, in one pass: each vector of x
-// and g is loaded once, so the parameter gradient costs no second trip
-// through memory. `gx` may alias x or g.
+// returns the sum of g[i] * df(x[i])/dtheta (ParamGradSum), in one pass: each
+// vector of x and g is loaded once, so the parameter gradient costs no second
+// trip through memory. `gx` may alias x or g.
 //
 // The sum is always accumulated in float64: these sums run over up to 2^31
 // terms. Float32 terms are computed in float64 lanes. Padding lanes of the
@@ -234,7 +318,7 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
   hn::ScalableTag<double> dw;
   using DW = hn::Vec<decltype(dw)>;
   const VecParams<decltype(dw)> pw(dw, params);
-  DW sum = hn::Zero(dw);
+  ParamGradSum<decltype(dw)> sum(dw);
   // Without streaming: vectors start where blocks do, so the lanes of `sum`
   // hold the same terms whatever the alignment of gx.
   ForEachVector</*kLoadG=*/true, /*kStream=*/false>(
@@ -242,16 +326,16 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
         const V gxv =
             EvalChecked<EvalKind::kBackward>(op, d, xv, gv, p, params);
         if constexpr (std::is_same_v<T, double>) {
-          sum = hn::MulAdd(gv, op.ParamPartial(d, xv, p), sum);
+          sum.Add(dw, gv, op.ParamPartial(d, xv, p));
           return gxv;
         } else {
           ForEachWideHalf(dw, d, gv, xv, [&](DW gw, DW xw) {
-            sum = hn::MulAdd(gw, op.ParamPartial(dw, xw, pw), sum);
+            sum.Add(dw, gw, op.ParamPartial(dw, xw, pw));
           });
           return gxv;
         }
       });
-  return hn::GetLane(hn::SumOfLanes(dw, sum));
+  return sum.Total(dw);
 }
 
 // Defines ForwardF32 ... BackwardF64 in the current target namespace from a
@@ -312,12 +396,19 @@ double BackwardParamGradLoop(const T* x, const T* g, T* gx, size_t n,
     return hn::Mul(g, Derivative(d, x, p));                \
   }
 
-// For Ops exact in float32 everywhere (piecewise linear).
+// For Ops exact in float32 everywhere.
 #define ACTSERVE_NEVER_WIDE                                  \
   template <class D, class V = hn::Vec<D>>                   \
   hn::Mask<D> NeedsWide(D d, V, const VecParams<D>&) const { \
     return hn::FirstN(d, 0);                                 \
   }
+
+// For piecewise-linear Ops: exact in float32, and f' is constant on each
+// piece (exactly 0 where it vanishes), so g f' never needs
+// MaybeSubnormalSlope's recomputation.
+#define ACTSERVE_PIECEWISE_LINEAR                \
+  static constexpr bool kPiecewiseLinear = true; \
+  ACTSERVE_NEVER_WIDE
 
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve

@@ -99,6 +99,47 @@ struct ExpSplit {
   V scale, poly;
 };
 
+// g exp(x) 2^k for x <= -600, 2^-60 <= |g| < inf and 0 <= k <= 2: a
+// backward pass's g f'(x) where f'(x) = exp(x) 2^k (1 + O(exp(x))) is below
+// the smallest normal double, so that the (1 + ...) rounds to 1 (g may carry
+// a constant factor of f'). g 2^(q + k) is exact (and normal wherever the
+// result is not 0) and takes exp(x)'s
+// 2^q instead of a subnormal exp(x); g 2^(q + k) (1 + p) then rounds once
+// (twice, within a subnormal ULP, where the result is subnormal): about
+// 1 ULP (Highway's ExpPoly) plus that rounding. x is clamped at -1460, below
+// which even the largest finite g leaves 0; the reduction uses fdlibm's
+// 32-bit ln 2 head, exact for every q that reaches, with or without FMA.
+// xl, if given, is a low part of the argument, exp(x + xl) to first order
+// (ignored below the clamp).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GTimesExpTail(D d, V g, V x, int32_t k, V xl) {
+  static_assert(sizeof(hn::TFromD<D>) == 8, "float32 takes float64 lanes");
+  hn::impl::ExpImpl<double> impl;
+  const hn::Rebind<int32_t, D> di32;
+  const V lo = hn::Set(d, -1460.0);
+  xl = hn::IfThenElseZero(hn::Ge(x, lo), xl);
+  x = hn::Max(x, lo);
+  const auto q =
+      impl.ToInt32(d, hn::MulSub(x, hn::Set(d, 1.442695040888963407359924681),
+                                 hn::Set(d, 0.5)));
+  const V qf = hn::PromoteTo(d, q);
+  const V r = hn::NegMulAdd(
+      qf, hn::Set(d, 1.90821492927058770002e-10),
+      hn::NegMulAdd(qf, hn::Set(d, 6.93147180369123816490e-01), x));
+  const V poly = impl.ExpPoly(d, hn::Add(r, xl));
+  // 2^200 keeps g 2^(q + k) normal down to results of 2^-1222, below which
+  // the result is 0 anyway. Each half of the exponent keeps g's product
+  // with it normal.
+  const V scaled_g =
+      impl.LoadExpShortRange(d, g, hn::Add(q, hn::Set(di32, k + 200)));
+  return hn::Mul(hn::MulAdd(scaled_g, poly, scaled_g), hn::Set(d, 0x1p-200));
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GTimesExpTail(D d, V g, V x, int32_t k) {
+  return GTimesExpTail(d, g, x, k, hn::Zero(d));
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace actserve
 HWY_AFTER_NAMESPACE();

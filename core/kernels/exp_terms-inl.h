@@ -52,13 +52,12 @@ class ExpTerms {
   ExpTerms(D d, V z, V zl) {
     using T = hn::TFromD<D>;
     constexpr bool kF32 = sizeof(T) == 4;
-    // lo: exp(lo) is below every subnormal even times 2^64. hi: q - 1 splits
-    // into two halves Pow2I can represent (127 / 1023), and c e^hi overflows
-    // for every normal c (e^176.5 = 2^254.6, e^1418.5 = 2^2046.5).
-    V clamped = hn::Max(z, hn::Set(d, static_cast<T>(kF32 ? -120 : -800)));
+    // c exp(lo) is below every subnormal even for the largest finite c, and
+    // c exp(hi) overflows even for the smallest subnormal c (e^-+200 =
+    // 2^-+288.5, e^-+1460 = 2^-+2106.3).
+    V clamped = hn::Max(z, hn::Set(d, static_cast<T>(kF32 ? -200 : -1460)));
     if constexpr (!kNonPositive) {
-      clamped =
-          hn::Min(clamped, hn::Set(d, static_cast<T>(kF32 ? 176.5 : 1418.5)));
+      clamped = hn::Min(clamped, hn::Set(d, static_cast<T>(kF32 ? 200 : 1460)));
     }
     // zl belongs to the unclamped z (and is NaN where the caller's remainder
     // overflowed): the saturated results do not depend on it.
@@ -102,7 +101,14 @@ class ExpTerms {
       const VI32 k = hn::IfThenElseZero(hn::Gt(q_, hn::Zero(di32_)),
                                         hn::Set(di32_, 1));  // 2^k: see top
       const V c_k = hn::Mul(c, impl.Pow2I(d, hn::Neg(k)));
-      const V big_c = impl.LoadExpShortRange(d, c, hn::Sub(q_, k));
+      // Below q = -174 / -1154 C is far under half an ULP of c (the result
+      // is -c), above 255 / 2047 it overflows for every normal c; the clamp
+      // keeps both halves of q - k representable (127 / 1023).
+      constexpr bool kF32 = sizeof(hn::TFromD<D>) == 4;
+      const VI32 q_clamped =
+          hn::Min(hn::Max(q_, hn::Set(di32_, kF32 ? -174 : -1154)),
+                  hn::Set(di32_, kF32 ? 255 : 2047));
+      const V big_c = impl.LoadExpShortRange(d, c, hn::Sub(q_clamped, k));
       const V rest = hn::Sub(big_c, c_k);
 #if HWY_NATIVE_FMA
       const V sum = hn::MulAdd(big_c, p_, rest);
@@ -124,25 +130,45 @@ class ExpTerms {
     }
   }
 
-  // c exp(z + zl) for any c (backward passes use c = g).
+  // c exp(z + zl) for any c (backward passes use c = g), from c = m 2^s:
+  // |c| beyond 2^+-60 (float) / 2^+-500 (double), subnormal or near
+  // overflow, is scaled exactly into that range first, so m (1 + p') rounds
+  // once with all of c's bits and never overflows, and 2^(q + s), its
+  // exponent clamped to where the result is 0 or inf anyway, scales it once
+  // (each half of the exponent keeps the partial product normal wherever the
+  // result is not 0).
   V ScaledExp(D d, V c) const {
     using T = hn::TFromD<D>;
-    // c (1 + p') by one multiply-add, unless |c| is so large that it could
-    // overflow (or is inf, where the multiply-add gives inf - inf): then
-    // (c / 2) fl(1 + p') times 2, where the result cannot be subnormal.
+    constexpr bool kF32 = sizeof(T) == 4;
+    const V abs_c = hn::Abs(c);
+    const auto tiny =
+        hn::Lt(abs_c, hn::Set(d, static_cast<T>(kF32 ? 0x1p-60 : 0x1p-500)));
     const auto huge =
-        hn::Gt(hn::Abs(c), hn::Set(d, std::numeric_limits<T>::max() / 2));
-    const V half_c = hn::Mul(c, hn::Set(d, T(0.5)));
-    const V scaled =
-        hn::IfThenElse(huge, hn::Mul(half_c, hn::Add(hn::Set(d, T{1}), p_)),
-                       hn::MulAdd(c, p_, c));
-    V y;
+        hn::Gt(abs_c, hn::Set(d, static_cast<T>(kF32 ? 0x1p60 : 0x1p500)));
+    const T shift = kF32 ? 100 : 600;
+    const V m = hn::Mul(
+        c, hn::IfThenElse(
+               tiny, hn::Set(d, static_cast<T>(kF32 ? 0x1p100 : 0x1p600)),
+               hn::IfThenElse(
+                   huge, hn::Set(d, static_cast<T>(kF32 ? 0x1p-100 : 0x1p-600)),
+                   hn::Set(d, T{1}))));
+    const V s = hn::IfThenElse(tiny, hn::Set(d, -shift),
+                               hn::IfThenElseZero(huge, hn::Set(d, shift)));
+    // inf (1 + p') by multiply-add would be inf - inf where p' < 0; the
+    // result is m there, since 1 + p' > 0.5.
+    const V scaled = hn::IfThenElse(hn::IsInf(m), m, hn::MulAdd(m, p_, m));
+    // 0 below, inf above, for every m the ranges above allow.
+    const V lo = hn::Set(d, static_cast<T>(kF32 ? -220 : -1600));
+    const V hi = hn::Set(d, static_cast<T>(kF32 ? 190 : 1540));
     if constexpr (kHasScalef<V>) {
-      y = Scalef(scaled, qf_);
+      return Scalef(scaled, hn::Min(hn::Max(hn::Add(qf_, s), lo), hi));
     } else {
-      y = hn::impl::ExpImpl<T>().LoadExpShortRange(d, scaled, q_);
+      hn::impl::ExpImpl<T> impl;
+      const VI32 e = hn::Add(q_, impl.ToInt32(d, s));
+      return impl.LoadExpShortRange(
+          d, scaled,
+          hn::Min(hn::Max(e, impl.ToInt32(d, lo)), impl.ToInt32(d, hi)));
     }
-    return hn::IfThenElse(huge, hn::Add(y, y), y);
   }
 
  private:

@@ -21,7 +21,7 @@ namespace actserve {
 namespace HWY_NAMESPACE {
 
 struct LeakySlopeOp {
-  ACTSERVE_NEVER_WIDE
+  ACTSERVE_PIECEWISE_LINEAR
   template <class D, class V = hn::Vec<D>>
   V Forward(D d, V x, const VecParams<D>& p) const {
     // alpha = 0 is relu: its limit at -inf is 0, not 0 * -inf = NaN.

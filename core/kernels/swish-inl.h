@@ -358,6 +358,20 @@ struct SwishOp {
                              hn::Zero(d));
   }
 
+  // Float64 lanes where y' is subnormal (z < -708): y' = e^z (1 + z) there
+  // (1 + z exact), exp(z + z_low)'s 2^q folded into g (1 + z) 2^-11
+  // (|1 + z| < 2^11 wherever the result is not 0).
+  template <class D, class V = hn::Vec<D>>
+  V TailBackward(D d, V x, V g, const VecParams<D>& p) const {
+    const Parts<D> s(d, x, p);
+    const V lo = hn::Set(d, -1500.0);
+    const V z_low = hn::IfThenElseZero(hn::Ge(s.z, lo), s.z_low);
+    const V z = hn::Max(s.z, lo);
+    const V one_plus_z = hn::Add(hn::Add(z, hn::Set(d, 1.0)), z_low);
+    return GTimesExpTail(
+        d, hn::Mul(g, hn::Mul(one_plus_z, hn::Set(d, 0x1p-11))), z, 11, z_low);
+  }
+
   // df/dbeta = x^2 e / (1 + e)^2 (float64 arrays; in float32 lanes x e 2^64
   // would overflow for |x| > 2^64).
   template <class D, class V = hn::Vec<D>>

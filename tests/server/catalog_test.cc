@@ -1,4 +1,5 @@
 // ListActivations reports exactly what the core's registry holds.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -33,7 +34,23 @@ TEST(CatalogTest, ListsEveryActivationWithItsRegistryRecord) {
     EXPECT_EQ(info.description(), def.description);
     EXPECT_EQ(info.max_ulp_float32(), def.accuracy.ulp_f32);
     EXPECT_EQ(info.max_ulp_float64(), def.accuracy.ulp_f64);
-    EXPECT_EQ(info.abs_error_near_roots(), def.accuracy.abs_near_root);
+    double abs_error_near_roots = 0;
+    ASSERT_EQ(info.abs_error_windows_size(),
+              static_cast<int>(def.accuracy.abs_error_windows.size()));
+    for (size_t j = 0; j < def.accuracy.abs_error_windows.size(); ++j) {
+      const AbsErrorWindow& want = def.accuracy.abs_error_windows[j];
+      const v1::AbsErrorWindow& got =
+          info.abs_error_windows(static_cast<int>(j));
+      EXPECT_EQ(got.mode(), want.mode == Mode::kDerivative ? v1::MODE_DERIVATIVE
+                                                           : v1::MODE_BACKWARD);
+      EXPECT_EQ(got.dtype(), want.dtype == DType::kFloat32 ? v1::DTYPE_FLOAT32
+                                                           : v1::DTYPE_FLOAT64);
+      EXPECT_EQ(got.centre(), want.centre);
+      EXPECT_EQ(got.half_width(), want.half_width);
+      EXPECT_EQ(got.max_abs_error(), want.max_abs_error);
+      abs_error_near_roots = std::max(abs_error_near_roots, want.max_abs_error);
+    }
+    EXPECT_EQ(info.abs_error_near_roots(), abs_error_near_roots);
     EXPECT_EQ(info.backward_cancel_ulp_float32(),
               def.accuracy.backward_cancel_ulp_f32);
     EXPECT_EQ(info.backward_cancel_ulp_float64(),
