@@ -12,6 +12,7 @@ ACTSERVE_PACKAGES=(
   prometheus-cpp-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest
   nodejs openssl yamllint docker-compose
+  clang-14 libclang-rt-14-dev
 )
 
 as_root() {
@@ -57,4 +58,36 @@ build_actserve() {
   cmake -S "$ACTSERVE_ROOT" -B "$ACTSERVE_BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE="$build_type" "$@"
   cmake --build "$ACTSERVE_BUILD_DIR" -j "${ACTSERVE_JOBS:-2}"
+}
+
+# ---- Sanitizer and fuzzing builds (scripts/sanitize.sh, scripts/fuzz.sh) ----
+
+# The whole project under AddressSanitizer + UndefinedBehaviorSanitizer, built
+# by clang so that the same build also links the libFuzzer targets
+# (tests/fuzz). -O1 and no benchmarks keep it within CI's time budget.
+ACTSERVE_ASAN_BUILD_DIR="${ACTSERVE_ASAN_BUILD_DIR:-$ACTSERVE_ROOT/build-asan}"
+build_actserve_asan() {
+  ACTSERVE_BUILD_DIR="$ACTSERVE_ASAN_BUILD_DIR" build_actserve Debug \
+    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DACTSERVE_SANITIZE="address;undefined" -DACTSERVE_FUZZ=ON \
+    -DACTSERVE_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
+}
+
+# Runs each fuzzer in the ASan build for `seconds`, starting from its seed
+# corpus; new inputs go to build-asan/fuzz-corpus/<fuzzer>, crashes to
+# build-asan/fuzz-crashes/. Fails on the first crash.
+run_fuzzers() {
+  local seconds="$1"
+  local fuzzer
+  for fuzzer in evaluate_request_fuzzer evaluate_stream_fuzzer npy_fuzzer; do
+    local corpus="$ACTSERVE_ASAN_BUILD_DIR/fuzz-corpus/$fuzzer"
+    local crashes="$ACTSERVE_ASAN_BUILD_DIR/fuzz-crashes"
+    mkdir -p "$corpus" "$crashes"
+    echo "== fuzzing $fuzzer for ${seconds}s"
+    "$ACTSERVE_ASAN_BUILD_DIR/tests/fuzz/$fuzzer" -max_total_time="$seconds" \
+      -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+      -artifact_prefix="$crashes/$fuzzer-" \
+      "$corpus" "$ACTSERVE_ROOT/tests/fuzz/corpus/$fuzzer"
+  done
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The sanitizer step of CI (.ci/run runs it after scripts/test.sh):
+#   scripts/sanitize.sh         both of the following
+#   scripts/sanitize.sh asan    every test (core, server, clients) under ASan+UBSan,
+#                               then each fuzzer for ACTSERVE_FUZZ_SECONDS (30)
+#   scripts/sanitize.sh tsan    the core's tests under TSan (Debian's gRPC and Abseil are
+#                               not instrumented, so TSan cannot judge the server: README)
+# The container test is left to the Release run: it builds its own image and
+# exercises no code that the other tests do not.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+run_asan() {
+  build_actserve_asan
+  # detect_leaks: every test binary and the server exit with no leak.
+  ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    ctest --test-dir "$ACTSERVE_ASAN_BUILD_DIR" --output-on-failure \
+      -j "${ACTSERVE_JOBS:-2}" --timeout 900 -LE container
+  run_fuzzers "${ACTSERVE_FUZZ_SECONDS:-30}"
+}
+
+# TSan judges the thread pool and how the evaluator splits work between
+# threads, which are the same for every SIMD target: compiling the kernels for
+# one target (HWY_COMPILE_ONLY_STATIC) makes the core a few times quicker to build.
+run_tsan() {
+  local dir="$ACTSERVE_ROOT/build-tsan"
+  ACTSERVE_BUILD_DIR="$dir" build_actserve Debug \
+    -DACTSERVE_SANITIZE=thread -DACTSERVE_BUILD_SERVER=OFF -DACTSERVE_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1 -DHWY_COMPILE_ONLY_STATIC=1"
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+    ctest --test-dir "$dir" --output-on-failure -j "${ACTSERVE_JOBS:-2}" --timeout 900
+}
+
+install_dependencies
+case "${1:-all}" in
+  asan) run_asan ;;
+  tsan) run_tsan ;;
+  all) run_asan && run_tsan ;;
+  *) echo "usage: $0 [asan|tsan]" >&2; exit 2 ;;
+esac
