@@ -12,6 +12,7 @@ namespace actserve::fuzzing {
 namespace {
 
 void EvaluateOnce(const uint8_t* data, size_t size) {
+  v1::ActivationService::Stub& stub = FuzzStub();
   v1::EvaluateRequest request;
   // Bytes that are not an EvaluateRequest at all are the wire's business
   // (issue 10 A: the server answers them before any reactor runs); here the
@@ -19,7 +20,7 @@ void EvaluateOnce(const uint8_t* data, size_t size) {
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<v1::EvaluateResponse>> reader =
-      FuzzStub().Evaluate(&context, request);
+      stub.Evaluate(&context, request);
   OutputTally tally;
   bool summarized = false;
   int gradients = 0;

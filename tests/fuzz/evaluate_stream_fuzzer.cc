@@ -40,6 +40,7 @@ bool SplitMessages(const uint8_t* data, size_t size,
 }
 
 void StreamOnce(const uint8_t* data, size_t size) {
+  v1::ActivationService::Stub& stub = FuzzStub();
   std::vector<v1::EvaluateStreamRequest> messages;
   if (!SplitMessages(data, size, &messages)) return;
   int headers = 0;
@@ -48,7 +49,7 @@ void StreamOnce(const uint8_t* data, size_t size) {
   }
 
   grpc::ClientContext context;
-  auto stream = FuzzStub().EvaluateStream(&context);
+  auto stream = stub.EvaluateStream(&context);
   // Read while writing, as a real client must: the server stops reading
   // when results wait to be sent.
   OutputTally tally;

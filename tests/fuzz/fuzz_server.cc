@@ -4,12 +4,16 @@
 #include <cstdlib>
 #include <memory>
 
+#include "google/protobuf/stubs/logging.h"
 #include "server/activation_server.h"
 #include "server/logging.h"
 
 namespace actserve::fuzzing {
 
 v1::ActivationService::Stub& FuzzStub() {
+  // Protobuf logs every string field with invalid UTF-8 it parses: fuzzed
+  // inputs are full of them.
+  static google::protobuf::LogSilencer silence_protobuf;
   // Never destroyed (libFuzzer exits from inside the run), and reachable
   // from here, so that LeakSanitizer does not count it.
   static ActivationServer* server = nullptr;
