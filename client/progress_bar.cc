@@ -30,8 +30,10 @@ std::string FormatBytes(double bytes) {
     ++unit;
   }
   if (unit == 0) return absl::StrFormat("%.0f B", bytes);
-  return absl::StrFormat(bytes < 10 ? "%.2f %s" : "%.1f %s", bytes,
-                         kUnits[unit]);
+  // Two calls: StrFormat checks its format at compile time, and clang
+  // rejects a format chosen at run time.
+  if (bytes < 10) return absl::StrFormat("%.2f %s", bytes, kUnits[unit]);
+  return absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
 }
 
 ProgressBar::ProgressBar(std::FILE* out) : out_(out), start_(absl::Now()) {}

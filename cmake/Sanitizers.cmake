@@ -5,3 +5,13 @@ if(ACTSERVE_SANITIZE)
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_actserve_sanitizers})
 endif()
+
+# libFuzzer targets (tests/fuzz): clang only. Everything is compiled with
+# coverage instrumentation so that the fuzzers see into core, server and
+# client code; only the fuzzers link libFuzzer's main.
+if(ACTSERVE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "ACTSERVE_FUZZ needs clang (e.g. CXX=clang++-14 CC=clang-14)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

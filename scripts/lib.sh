@@ -15,6 +15,7 @@ ACTSERVE_PACKAGES=(
   nodejs openssl yamllint docker-compose
   golang-go golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
+  clang-14 libclang-rt-14-dev
 )
 
 as_root() {
@@ -68,4 +69,52 @@ build_actserve_targets() {
   cmake -S "$ACTSERVE_ROOT" -B "$ACTSERVE_BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release
   cmake --build "$ACTSERVE_BUILD_DIR" -j "${ACTSERVE_JOBS:-2}" --target "$@"
+}
+
+# ---- Sanitizer and fuzzing builds (scripts/sanitize.sh, scripts/fuzz.sh) ----
+
+# The whole project under AddressSanitizer + UndefinedBehaviorSanitizer, by
+# the same compiler as the Release build; -O1 and no benchmarks keep it
+# within CI's time budget. Its fuzz targets replay their saved inputs.
+ACTSERVE_ASAN_BUILD_DIR="${ACTSERVE_ASAN_BUILD_DIR:-$ACTSERVE_ROOT/build-asan}"
+build_actserve_asan() {
+  ACTSERVE_BUILD_DIR="$ACTSERVE_ASAN_BUILD_DIR" build_actserve Debug \
+    -DACTSERVE_SANITIZE="address;undefined" -DACTSERVE_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
+}
+
+# The libFuzzer targets, by clang with ASan+UBSan, in their own build. -O0 and
+# the kernels for one SIMD target: clang 14 at -O1 with ASan spends minutes of
+# CPU on each softmax kernel file, and the fuzzers aim at validation and
+# state machines, not at the kernels (the ASan build checks those on every
+# target).
+ACTSERVE_FUZZ_BUILD_DIR="${ACTSERVE_FUZZ_BUILD_DIR:-$ACTSERVE_ROOT/build-fuzz}"
+build_actserve_fuzzers() {
+  cmake -S "$ACTSERVE_ROOT" -B "$ACTSERVE_FUZZ_BUILD_DIR" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DACTSERVE_SANITIZE="address;undefined" -DACTSERVE_FUZZ=ON \
+    -DACTSERVE_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS_DEBUG="-O0 -g1" \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1 -DHWY_COMPILE_ONLY_STATIC=1"
+  cmake --build "$ACTSERVE_FUZZ_BUILD_DIR" -j "${ACTSERVE_JOBS:-2}" \
+    --target evaluate_request_fuzzer evaluate_stream_fuzzer npy_fuzzer
+}
+
+# Runs each fuzzer for `seconds`, starting from its seed corpus; new inputs go
+# to build-fuzz/fuzz-corpus/<fuzzer>, crashes to build-fuzz/fuzz-crashes/.
+# Fails on the first crash.
+run_fuzzers() {
+  local seconds="$1"
+  local fuzzer
+  for fuzzer in evaluate_request_fuzzer evaluate_stream_fuzzer npy_fuzzer; do
+    local corpus="$ACTSERVE_FUZZ_BUILD_DIR/fuzz-corpus/$fuzzer"
+    local crashes="$ACTSERVE_FUZZ_BUILD_DIR/fuzz-crashes"
+    mkdir -p "$corpus" "$crashes"
+    echo "== fuzzing $fuzzer for ${seconds}s"
+    "$ACTSERVE_FUZZ_BUILD_DIR/tests/fuzz/$fuzzer" -max_total_time="$seconds" \
+      -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+      -artifact_prefix="$crashes/$fuzzer-" \
+      "$corpus" "$ACTSERVE_ROOT/tests/fuzz/corpus/$fuzzer"
+  done
 }

@@ -61,6 +61,8 @@ std::shared_ptr<grpc::Channel> SocketChannel(const ActivationServer& server) {
 
 std::string RandomData(DType dtype, int64_t elements, uint32_t seed,
                        double scale) {
+  // memcpy from an empty vector's null data() is undefined (UBSan).
+  if (elements == 0) return "";
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(-scale, scale);
   std::vector<double> values(static_cast<size_t>(elements));
