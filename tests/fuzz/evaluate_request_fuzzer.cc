@@ -3,10 +3,12 @@
 // client error naming the problem), and an OK call carries every output whole.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "actserve/v1/actserve.pb.h"
 #include "tests/fuzz/fuzz_server.h"
 #include "tests/fuzz/output_tally.h"
+#include "tests/server/server_test_support.h"
 
 namespace actserve::fuzzing {
 namespace {
@@ -14,10 +16,17 @@ namespace {
 void EvaluateOnce(const uint8_t* data, size_t size) {
   v1::ActivationService::Stub& stub = FuzzStub();
   v1::EvaluateRequest request;
-  // Bytes that are not an EvaluateRequest at all are the wire's business
-  // (issue 10 A: the server answers them before any reactor runs); here the
-  // service's own handling of every parsable request is at stake.
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) {
+    // The server parses the bytes itself: what is not an EvaluateRequest
+    // gets INVALID_ARGUMENT, never UNIMPLEMENTED or a result.
+    const testing::RawCallResult raw = testing::RawCall(
+        FuzzChannel(), "/actserve.v1.ActivationService/Evaluate",
+        {std::string(reinterpret_cast<const char*>(data), size)});
+    Require(raw.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+                raw.responses.empty(),
+            "bytes that are not an EvaluateRequest get INVALID_ARGUMENT");
+    return;
+  }
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<v1::EvaluateResponse>> reader =
       stub.Evaluate(&context, request);

@@ -5,12 +5,14 @@
 // answered every tensor it was sent, whole.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "actserve/v1/actserve.pb.h"
 #include "tests/fuzz/fuzz_server.h"
 #include "tests/fuzz/output_tally.h"
+#include "tests/server/server_test_support.h"
 
 namespace actserve::fuzzing {
 namespace {
@@ -19,30 +21,40 @@ namespace {
 // iteration stays fast.
 constexpr size_t kMaxMessages = 64;
 
-// False when a record is not an EvaluateStreamRequest: corrupt messages are
-// the wire's business (issue 10 B); here the reactor's handling of every
-// sequence of real messages is at stake.
+// The records' bytes, and whether every one of them parses as an
+// EvaluateStreamRequest (into `messages`).
 bool SplitMessages(const uint8_t* data, size_t size,
+                   std::vector<std::string>* records,
                    std::vector<v1::EvaluateStreamRequest>* messages) {
-  while (size >= 2 && messages->size() < kMaxMessages) {
+  bool parsed = true;
+  while (size >= 2 && records->size() < kMaxMessages) {
     size_t length = data[0] | (size_t{data[1]} << 8);
     data += 2;
     size -= 2;
     if (length > size) length = size;
-    if (!messages->emplace_back().ParseFromArray(data,
-                                                 static_cast<int>(length))) {
-      return false;
-    }
+    records->emplace_back(reinterpret_cast<const char*>(data), length);
+    parsed = parsed && messages->emplace_back().ParseFromArray(
+                           data, static_cast<int>(length));
     data += length;
     size -= length;
   }
-  return true;
+  return parsed;
 }
 
 void StreamOnce(const uint8_t* data, size_t size) {
   v1::ActivationService::Stub& stub = FuzzStub();
+  std::vector<std::string> records;
   std::vector<v1::EvaluateStreamRequest> messages;
-  if (!SplitMessages(data, size, &messages)) return;
+  if (!SplitMessages(data, size, &records, &messages)) {
+    // A message the server cannot parse was not processed: the stream must
+    // not end OK (never read as a half-close).
+    const testing::RawCallResult raw = testing::RawCall(
+        FuzzChannel(), "/actserve.v1.ActivationService/EvaluateStream",
+        records);
+    CheckStatusIsAnAnswer(raw.status);
+    Require(!raw.status.ok(), "a stream with an unparsable message fails");
+    return;
+  }
   int headers = 0;
   for (const v1::EvaluateStreamRequest& message : messages) {
     headers += message.has_header();

@@ -10,14 +10,14 @@
 
 namespace actserve::fuzzing {
 
-v1::ActivationService::Stub& FuzzStub() {
+const std::shared_ptr<grpc::Channel>& FuzzChannel() {
   // Protobuf logs every string field with invalid UTF-8 it parses: fuzzed
   // inputs are full of them.
   static google::protobuf::LogSilencer silence_protobuf;
   // Never destroyed (libFuzzer exits from inside the run), and reachable
   // from here, so that LeakSanitizer does not count it.
   static ActivationServer* server = nullptr;
-  static v1::ActivationService::Stub* const stub = [] {
+  static const std::shared_ptr<grpc::Channel>* const channel = [] {
     SetLogLevel(LogLevel::kWarning);
     ServerConfig config;
     config.listen = "127.0.0.1:0";
@@ -37,9 +37,14 @@ v1::ActivationService::Stub& FuzzStub() {
     server = started->release();
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
-    return v1::ActivationService::NewStub(server->InProcessChannel(args))
-        .release();
+    return new std::shared_ptr<grpc::Channel>(server->InProcessChannel(args));
   }();
+  return *channel;
+}
+
+v1::ActivationService::Stub& FuzzStub() {
+  static v1::ActivationService::Stub* const stub =
+      v1::ActivationService::NewStub(FuzzChannel()).release();
   return *stub;
 }
 

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "actserve/v1/actserve.grpc.pb.h"
 
@@ -15,6 +16,8 @@ namespace actserve::fuzzing {
 
 inline constexpr int64_t kMaxElements = 4096;
 
+// The channel to that server, and a stub on it.
+const std::shared_ptr<grpc::Channel>& FuzzChannel();
 v1::ActivationService::Stub& FuzzStub();
 
 // Aborts (a crash libFuzzer records) when `status` is one a client must never

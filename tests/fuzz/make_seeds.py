@@ -78,6 +78,11 @@ def evaluate_requests():
         if i % 5 == 0:
             request.chunk_bytes = 1024
         write("evaluate_request_fuzzer", f"{name}", request.SerializeToString())
+    # Bytes that are not an EvaluateRequest: a truncated submessage, and a
+    # varint running off the end (issue 10 A).
+    valid = request.SerializeToString()
+    write("evaluate_request_fuzzer", "truncated", valid[:len(valid) // 2])
+    write("evaluate_request_fuzzer", "bad_varint", b"\x10\xff\xff\xff")
 
 
 def records(messages):
@@ -113,6 +118,13 @@ def stream_requests():
                 grad_offset=grad_half if grad else 0,
                 grad_output=grad[grad_half * item:])))
         write("evaluate_stream_fuzzer", name, records(messages))
+        if name == "relu":
+            # A message that does not parse between two whole tensors
+            # (issue 10 B): the stream must not end OK.
+            garbage = b"\x0a\xff\xff\xff\x0f"
+            write("evaluate_stream_fuzzer", "garbage_between_tensors",
+                  records(messages[:3]) + struct.pack("<H", len(garbage)) +
+                  garbage + records(messages[3:]))
 
 
 def npy_files():
