@@ -239,26 +239,10 @@ TEST(FaultTest, SigtermLetsStreamsInFlightFinishRefusesNewCallsAndExitsZero) {
         Data(x.substr(kElements / 2 * 4), kElements / 2, kElements / 2);
     EXPECT_TRUE(streams[i]->Write(rest));
     streams[i]->WritesDone();
-    int64_t elements = 1024;  // the chunk read above
-    bool done = false;
-    bool matches = true;
-    v1::EvaluateStreamResponse response;
-    while (streams[i]->Read(&response)) {
-      if (response.has_chunk()) {
-        const v1::OutputChunk& chunk = response.chunk();
-        matches =
-            matches &&
-            chunk.data() ==
-                want.substr(static_cast<size_t>(chunk.element_offset()) * 4,
-                            chunk.data().size());
-        elements += static_cast<int64_t>(chunk.data().size()) / 4;
-      }
-      done = done || response.has_done();
-    }
-    const grpc::Status status = streams[i]->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    EXPECT_TRUE(done && matches);
-    EXPECT_EQ(elements, kElements);
+    const DrainedStream drained = DrainFloat32Stream(*streams[i], want);
+    EXPECT_TRUE(drained.status.ok()) << drained.status.error_message();
+    EXPECT_TRUE(drained.done && drained.matches);
+    EXPECT_EQ(1024 + drained.elements, kElements);  // + the chunk read above
   }
   // Once they are done the server exits at once, not after the 60 s grace.
   EXPECT_EQ(server.WaitForExit(absl::Seconds(30)), 0) << server.Stderr();

@@ -367,26 +367,11 @@ TEST(LoadTest, CallsBeyondTheLimitAreRefusedAtOnceWhileTheOthersCarryOn) {
     ASSERT_TRUE(stream->Write(data(kHeldElements / 2, kHeldElements / 2)));
     stream->WritesDone();
   }
-  for (int i = 0; i < kSlots; ++i) {
-    v1::EvaluateStreamResponse response;
-    int64_t elements = 1024;  // the chunk read above
-    bool done = false;
-    bool matches = true;
-    while (held[static_cast<size_t>(i)]->Read(&response)) {
-      if (response.has_chunk()) {
-        const v1::OutputChunk& chunk = response.chunk();
-        matches =
-            matches &&
-            chunk.data() ==
-                want.substr(static_cast<size_t>(chunk.element_offset()) * 4,
-                            chunk.data().size());
-        elements += static_cast<int64_t>(chunk.data().size()) / 4;
-      }
-      done = done || response.has_done();
-    }
-    EXPECT_TRUE(held[static_cast<size_t>(i)]->Finish().ok());
-    EXPECT_TRUE(done && matches);
-    EXPECT_EQ(elements, kHeldElements);
+  for (auto& stream : held) {
+    const DrainedStream drained = DrainFloat32Stream(*stream, want);
+    EXPECT_TRUE(drained.status.ok()) << drained.status.error_message();
+    EXPECT_TRUE(drained.done && drained.matches);
+    EXPECT_EQ(1024 + drained.elements, kHeldElements);  // + the chunk read
   }
 }
 

@@ -316,6 +316,28 @@ std::vector<v1::EvaluateStreamRequest> StreamMessages(
   return messages;
 }
 
+DrainedStream DrainFloat32Stream(
+    grpc::ClientReaderWriter<v1::EvaluateStreamRequest,
+                             v1::EvaluateStreamResponse>& stream,
+    const std::string& want) {
+  DrainedStream drained;
+  v1::EvaluateStreamResponse response;
+  while (stream.Read(&response)) {
+    if (response.has_chunk()) {
+      const v1::OutputChunk& chunk = response.chunk();
+      drained.matches =
+          drained.matches &&
+          chunk.data() ==
+              want.substr(static_cast<size_t>(chunk.element_offset()) * 4,
+                          chunk.data().size());
+      drained.elements += static_cast<int64_t>(chunk.data().size()) / 4;
+    }
+    drained.done = drained.done || response.has_done();
+  }
+  drained.status = stream.Finish();
+  return drained;
+}
+
 RawCallResult RawCall(const std::shared_ptr<grpc::Channel>& channel,
                       const std::string& method,
                       const std::vector<std::string>& messages) {

@@ -111,6 +111,20 @@ std::vector<v1::EvaluateStreamRequest> StreamMessages(
     const v1::StreamHeader& header, const std::string& x,
     const std::string& grad_output, int64_t x_piece, int64_t grad_piece);
 
+// Reads an EvaluateStream call of float32 results to its end: the elements
+// its chunks carried, whether each chunk equals `want` (the whole output's
+// bytes) at its offset, whether StreamTensorDone came, and the status.
+struct DrainedStream {
+  int64_t elements = 0;
+  bool matches = true;
+  bool done = false;
+  grpc::Status status;
+};
+DrainedStream DrainFloat32Stream(
+    grpc::ClientReaderWriter<v1::EvaluateStreamRequest,
+                             v1::EvaluateStreamResponse>& stream,
+    const std::string& want);
+
 // A call sent as raw bytes, which need not be valid protobuf: each of
 // `messages` in turn (until the server ends the call), then the half-close;
 // then every response the server sent, undecoded, and the status. `method`
