@@ -228,9 +228,10 @@ absl::StatusOr<Evaluation> Evaluation::Create(const EvaluationRequest& request,
                                               const EvaluationLimits& limits) {
   const ActivationDef* def = FindActivation(request.activation);
   if (def == nullptr) {
-    return FieldError("activation.name",
-                      absl::StrCat("unknown activation '", EchoText(request.activation),
-                                   "'; valid names: ", ActivationNames()));
+    return FieldError(
+        "activation.name",
+        absl::StrCat("unknown activation '", EchoText(request.activation),
+                     "'; valid names: ", ActivationNames()));
   }
   absl::StatusOr<ResolvedParams> params = ResolveParams(*def, request.params);
   if (!params.ok()) return params.status();
