@@ -25,6 +25,7 @@ namespace actserve {
 namespace {
 
 using testing::ForEachTarget;
+using testing::kEveryTargetCompiled;
 using testing::UlpError;
 using testing::UlpOf;
 
@@ -253,6 +254,7 @@ BackwardError CheckBackward(T got, long double ref, long double scale,
 // slices reached 2.9e-9 ULP against a declared 8e-9.
 void ExpectNotStale(const char* what, double declared, long double measured,
                     double slack) {
+  if (!kEveryTargetCompiled) return;
   EXPECT_LE(declared, slack * measured)
       << what << ": declared " << declared << ", measured at most "
       << static_cast<double>(measured) << "; update the activation's file";

@@ -22,6 +22,7 @@ namespace actserve {
 namespace {
 
 using testing::ForEachTarget;
+using testing::kEveryTargetCompiled;
 using testing::UlpError;
 
 std::vector<const ActivationDef*> ElementwiseActivations() {
@@ -271,7 +272,7 @@ class ElementwiseKernelTest
         }
       });
     }
-    if (HasFailure()) return;
+    if (HasFailure() || !kEveryTargetCompiled) return;
     EXPECT_LE(tolerance, 1.25 * measured + 1)
         << d.name << " " << dtype << ": declared " << tolerance
         << " ULP is stale, the sweep measures " << measured;

@@ -8,24 +8,11 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "tests/server/server_process.h"  // kSanitizedBuild
 
 // What /proc says about another process, for checking that a server gives
 // back what a load or a fault took.
 namespace actserve::testing {
-
-// Sanitizers' allocators keep freed memory in quarantine and add shadow
-// memory, so a server's RSS says nothing about its own bounds there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool kSanitizedBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-inline constexpr bool kSanitizedBuild = true;
-#else
-inline constexpr bool kSanitizedBuild = false;
-#endif
-#else
-inline constexpr bool kSanitizedBuild = false;
-#endif
 
 // Entries in /proc/<pid>/fd.
 int OpenFileCount(pid_t pid);

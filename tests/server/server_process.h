@@ -12,6 +12,20 @@
 
 namespace actserve::testing {
 
+// Sanitizers' allocators keep freed memory in quarantine and add shadow
+// memory, so a server's RSS says nothing about its own bounds there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
 // The actserve binary as a child process, for what only a real process
 // shows: ports, signals, exit codes, its own memory.
 class ServerProcess {
