@@ -118,13 +118,10 @@ def stream_requests():
                 grad_offset=grad_half if grad else 0,
                 grad_output=grad[grad_half * item:])))
         write("evaluate_stream_fuzzer", name, records(messages))
-        if name == "relu":
-            # A message that does not parse between two whole tensors
-            # (issue 10 B): the stream must not end OK.
-            garbage = b"\x0a\xff\xff\xff\x0f"
-            write("evaluate_stream_fuzzer", "garbage_between_tensors",
-                  records(messages[:3]) + struct.pack("<H", len(garbage)) +
-                  garbage + records(messages[3:]))
+    # A record that does not parse (issue 10 B): the stream must fail.
+    garbage = b"\x0a\xff\xff\xff\x0f"
+    write("evaluate_stream_fuzzer", "garbage",
+          struct.pack("<H", len(garbage)) + garbage)
 
 
 def npy_files():
