@@ -89,12 +89,13 @@ void EvaluateReactor::ComputeNextPiece() {
 
   {
     absl::MutexLock lock(&mu_);
-    computing_ = false;
     if (!status.ok()) status_ = status;
     computed_all_ = next_input_ == evaluations_.size();
     for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
   }
-  Advance();
+  // computing_ stays set until Advance takes the lock again: until then this
+  // task still uses the reactor, and the call must not finish.
+  Advance(/*compute_done=*/true);
 }
 
 void EvaluateReactor::FinishInput(std::vector<v1::EvaluateResponse>* out) {
@@ -143,12 +144,13 @@ void EvaluateReactor::OnCancel() {
   Advance();
 }
 
-void EvaluateReactor::Advance() {
+void EvaluateReactor::Advance(bool compute_done) {
   const grpc::ByteBuffer* write = nullptr;
   bool compute = false;
   std::optional<grpc::Status> finish;
   {
     absl::MutexLock lock(&mu_);
+    if (compute_done) computing_ = false;
     if (finished_) return;
     cancelled_ = cancelled_ || context_->IsCancelled();
     const bool stopping = cancelled_ || !status_.ok();

@@ -49,7 +49,9 @@ class EvaluateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void FinishInput(std::vector<v1::EvaluateResponse>* out);
   // Decides what to do next under the lock and does it outside the lock:
   // gRPC operations are not started while holding mu_.
-  void Advance();
+  // `compute_done`: called by the compute task as it ends, which clears
+  // computing_ here, in the same critical section that may decide to finish.
+  void Advance(bool compute_done = false);
 
   grpc::CallbackServerContext* const context_;
   // Given back as the call finishes, before the client can see its status.

@@ -220,14 +220,15 @@ void EvaluateStreamReactor::Compute(ChunkAssembler::Piece piece) {
   if (status.ok()) status = SerializeResponses(out, &serialized);
   {
     absl::MutexLock lock(&mu_);
-    computing_ = false;
     if (!status.ok() && status_.ok()) status_ = status;
     for (grpc::ByteBuffer& bytes : serialized) pending_.push_back(bytes);
   }
-  Advance();
+  // computing_ stays set until Advance takes the lock again: until then this
+  // task still uses the reactor, and the call must not finish.
+  Advance(/*read_started=*/false, /*compute_done=*/true);
 }
 
-void EvaluateStreamReactor::Advance(bool read_started) {
+void EvaluateStreamReactor::Advance(bool read_started, bool compute_done) {
   const grpc::ByteBuffer* write = nullptr;
   std::optional<ChunkAssembler::Piece> compute;
   bool read = false;
@@ -235,6 +236,7 @@ void EvaluateStreamReactor::Advance(bool read_started) {
   {
     absl::MutexLock lock(&mu_);
     if (read_started) --starting_reads_;
+    if (compute_done) computing_ = false;
     if (finished_) return;
     cancelled_ = cancelled_ || context_->IsCancelled();
     // Messages and tensor boundaries are handled only while no compute

@@ -77,8 +77,9 @@ class EvaluateStreamReactor
   // Decides what to do next under the lock and does it outside the lock:
   // gRPC operations are not started while holding mu_.
   // `read_started`: called right after StartRead, to count it started in the
-  // same critical section that may decide to finish.
-  void Advance(bool read_started = false);
+  // same critical section that may decide to finish. `compute_done`: called
+  // by the compute task as it ends, which clears computing_ there too.
+  void Advance(bool read_started = false, bool compute_done = false);
 
   grpc::CallbackServerContext* const context_;
   const ServerConfig& config_;
